@@ -1,0 +1,1 @@
+"""gympulse serving layer: ingestion API, auth, queues, cache, schema."""

@@ -1,0 +1,70 @@
+"""The FastAPI application: `gympulse api` serves `create_app()`."""
+
+import logging
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from serving.api.routes import alunos, auth, checkins, churn, dispositivos, jobs, planos, status
+from serving.cache import Cache
+from serving.config import Settings, get_settings
+from serving.db.engine import async_sessions, make_async_engine
+from serving.messaging.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Ingestion and serving API of **gympulse**: kiosks post check-ins, the front desk manages
+members, analysts read attendance and churn risk.
+
+Authenticate staff with `POST /auth/token` (Bearer JWT, 15 min, renew with `/auth/refresh`).
+Kiosks send their device key as `X-API-Key` and may only post check-ins.
+Roles: `admin` (everything), `analista` (read everything), `recepcao` (members, manual check-ins).
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    engine = make_async_engine(settings.database_url)
+    app.state.engine = engine
+    app.state.sessions = async_sessions(engine)
+    app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    app.state.kiosk_keys = {}
+    publisher = Publisher(
+        settings.rabbitmq_url,
+        timeout=settings.publish_timeout_seconds,
+        delivery_limit=settings.queue_delivery_limit,
+    )
+    app.state.publisher = publisher
+    try:
+        await publisher.connect()
+    except Exception as exc:
+        # Start anyway: check-ins answer 503 until the broker is back, everything else works.
+        log.warning("RabbitMQ unreachable at startup (%r); will retry on first publish", exc)
+    yield
+    await publisher.close()
+    await app.state.cache.close()
+    await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="gympulse API",
+        version=version("gympulse"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for module in (auth, alunos, checkins, churn, planos, dispositivos, jobs, status):
+        app.include_router(module.router)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, _exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app

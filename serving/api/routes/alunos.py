@@ -1,0 +1,263 @@
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from serving.api.deps import CacheDep, FrontDeskDep, Principal, SessionDep, SettingsDep, StaffDep
+from serving.api.schemas import (
+    AlunoCreate,
+    AlunoDetail,
+    AlunoPublic,
+    AlunoUpdate,
+    FrequenciaOut,
+    Message,
+    Page,
+    PlanoPublic,
+    StatusChange,
+    StatusPublic,
+)
+from serving.cache import frequency_key
+from serving.db.tables import Aluno, AlunoStatus, Plano
+from serving.visits import Period, member_frequency
+
+router = APIRouter(tags=["alunos"])
+AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
+MAX_PERIOD_DAYS = 366
+NOT_FOUND = {404: {"model": Message, "description": "Member not found"}}
+
+
+async def member_or_404(session, aluno_id: int, *, lock: bool = False) -> Aluno:
+    query = select(Aluno).where(Aluno.id == aluno_id)
+    if lock:
+        query = query.with_for_update()
+    aluno = (await session.execute(query)).scalar_one_or_none()
+    if aluno is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {aluno_id} not found")
+    return aluno
+
+
+async def _active_plan_or_422(session, plano_id: int) -> Plano:
+    plano = await session.get(Plano, plano_id)
+    if plano is None or not plano.ativo:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"plano_id {plano_id} is not an active plan",
+        )
+    return plano
+
+
+async def _email_taken(session, email: str, except_id: int | None = None) -> bool:
+    query = select(func.count()).where(func.lower(Aluno.email) == email.lower())
+    if except_id is not None:
+        query = query.where(Aluno.id != except_id)
+    return bool(await session.scalar(query))
+
+
+async def _detail(session, aluno: Aluno) -> AlunoDetail:
+    plano = await session.get(Plano, aluno.plano_id)
+    history = (
+        await session.execute(
+            select(AlunoStatus)
+            .where(AlunoStatus.aluno_id == aluno.id)
+            .order_by(AlunoStatus.ocorrido_em, AlunoStatus.id)
+        )
+    ).scalars()
+    return AlunoDetail(
+        **AlunoPublic.model_validate(aluno).model_dump(),
+        plano=PlanoPublic.model_validate(plano),
+        historico_status=[StatusPublic.model_validate(s) for s in history],
+    )
+
+
+@router.post(
+    "/aluno/registro",
+    response_model=AlunoDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": Message, "description": "E-mail or aluno_ref already registered"}},
+)
+async def register_member(body: AlunoCreate, session: SessionDep, who: FrontDeskDep) -> AlunoDetail:
+    """Register a member (admin, recepcao). The member starts active; the activation is the
+    first entry of its status history."""
+    await _active_plan_or_422(session, body.plano_id)
+    if await _email_taken(session, str(body.email)):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
+    aluno = Aluno(**body.model_dump(mode="json"))
+    session.add(aluno)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="e-mail or aluno_ref already registered"
+        ) from exc
+    await session.refresh(aluno)
+    session.add(
+        AlunoStatus(
+            aluno_id=aluno.id,
+            ativo=True,
+            ocorrido_em=aluno.data_matricula,
+            motivo="matrícula",
+            registrado_por=who.name,
+        )
+    )
+    await session.commit()
+    return await _detail(session, aluno)
+
+
+@router.get("/alunos", response_model=Page[AlunoPublic])
+async def search_members(
+    session: SessionDep,
+    _: StaffDep,
+    q: Annotated[str | None, Query(max_length=100, description="Name or e-mail contains")] = None,
+    ativo: bool | None = None,
+    plano_id: Annotated[int | None, Query(gt=0, le=2**31 - 1)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
+    """Search and page through members (any staff role)."""
+    query = select(Aluno)
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            or_(func.lower(Aluno.nome).like(pattern), func.lower(Aluno.email).like(pattern))
+        )
+    if ativo is not None:
+        query = query.where(Aluno.ativo == ativo)
+    if plano_id is not None:
+        query = query.where(Aluno.plano_id == plano_id)
+    count = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(
+        query.order_by(Aluno.nome, Aluno.id).limit(page_size).offset((page - 1) * page_size)
+    )
+    return Page(data=list(rows.scalars()), count=count or 0, page=page, page_size=page_size)
+
+
+@router.get("/aluno/{aluno_id}", response_model=AlunoDetail, responses=NOT_FOUND)
+async def get_member(aluno_id: AlunoId, session: SessionDep, _: StaffDep) -> AlunoDetail:
+    """A member with its plan and status history (any staff role)."""
+    return await _detail(session, await member_or_404(session, aluno_id))
+
+
+@router.put(
+    "/aluno/{aluno_id}",
+    response_model=AlunoDetail,
+    responses={**NOT_FOUND, 409: {"model": Message, "description": "E-mail already registered"}},
+)
+async def update_member(
+    aluno_id: AlunoId, body: AlunoUpdate, session: SessionDep, cache: CacheDep, _: FrontDeskDep
+) -> AlunoDetail:
+    """Replace a member's details (admin, recepcao). Status changes go through
+    `/ativar` and `/desativar` so they enter the history."""
+    aluno = await member_or_404(session, aluno_id, lock=True)
+    if body.plano_id != aluno.plano_id:
+        await _active_plan_or_422(session, body.plano_id)
+    if await _email_taken(session, str(body.email), except_id=aluno_id):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
+    for field, value in body.model_dump(mode="json").items():
+        setattr(aluno, field, value)
+    aluno.atualizado_em = datetime.now(UTC)
+    await session.commit()
+    await cache.invalidate_member(aluno_id)
+    return await _detail(session, aluno)
+
+
+async def _change_status(
+    session, cache, aluno_id: int, ativo: bool, body: StatusChange | None, who: Principal
+) -> AlunoDetail:
+    aluno = await member_or_404(session, aluno_id, lock=True)
+    if aluno.ativo == ativo:
+        state = "active" if ativo else "inactive"
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"member is already {state}")
+    now = datetime.now(UTC)
+    aluno.ativo = ativo
+    aluno.atualizado_em = now
+    session.add(
+        AlunoStatus(
+            aluno_id=aluno_id,
+            ativo=ativo,
+            ocorrido_em=now,
+            motivo=body.motivo if body else None,
+            registrado_por=who.name,
+        )
+    )
+    await session.commit()
+    await cache.invalidate_member(aluno_id)
+    return await _detail(session, aluno)
+
+
+@router.patch(
+    "/aluno/{aluno_id}/ativar",
+    response_model=AlunoDetail,
+    responses={**NOT_FOUND, 409: {"model": Message, "description": "Already active"}},
+)
+async def activate_member(
+    aluno_id: AlunoId,
+    session: SessionDep,
+    cache: CacheDep,
+    who: FrontDeskDep,
+    body: StatusChange | None = None,
+) -> AlunoDetail:
+    """Reactivate a member (admin, recepcao); appends to the status history."""
+    return await _change_status(session, cache, aluno_id, True, body, who)
+
+
+@router.patch(
+    "/aluno/{aluno_id}/desativar",
+    response_model=AlunoDetail,
+    responses={**NOT_FOUND, 409: {"model": Message, "description": "Already inactive"}},
+)
+async def deactivate_member(
+    aluno_id: AlunoId,
+    session: SessionDep,
+    cache: CacheDep,
+    who: FrontDeskDep,
+    body: StatusChange | None = None,
+) -> AlunoDetail:
+    """Deactivate (cancel) a member (admin, recepcao); this date is the churn event."""
+    return await _change_status(session, cache, aluno_id, False, body, who)
+
+
+@router.get(
+    "/aluno/{aluno_id}/frequencia",
+    response_model=FrequenciaOut,
+    responses={**NOT_FOUND, 422: {"model": Message, "description": "Bad period"}},
+)
+async def member_attendance(
+    aluno_id: AlunoId,
+    session: SessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    _: StaffDep,
+    inicio: Annotated[
+        date | None, Query(description="First day (gym time); default fim-89d")
+    ] = None,
+    fim: Annotated[date | None, Query(description="Last day, inclusive; default today")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    """Visits in a period (entries paired with exits by the shared rule), weekly frequency and
+    average duration (any staff role). Cached 12 h; a new check-in of the member refreshes it."""
+    today = datetime.now(settings.tz).date()
+    fim = fim or today
+    inicio = inicio or fim - timedelta(days=89)
+    if inicio > fim:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="inicio is after fim")
+    if (fim - inicio).days >= MAX_PERIOD_DAYS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"period longer than {MAX_PERIOD_DAYS} days",
+        )
+    field = f"{inicio}:{fim}:{page}:{page_size}"
+    cached = await cache.get_field(frequency_key(aluno_id), field, "frequencia")
+    if cached is not None:
+        return cached
+    await member_or_404(session, aluno_id)
+    result = await member_frequency(
+        session, aluno_id, Period(inicio, fim, settings.tz), page=page, page_size=page_size
+    )
+    body = FrequenciaOut.model_validate(result).model_dump(mode="json")
+    await cache.set_field(frequency_key(aluno_id), field, body, settings.frequency_cache_seconds)
+    return body

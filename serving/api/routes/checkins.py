@@ -1,0 +1,161 @@
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from serving.api.deps import CheckinWriterDep, Principal, PublisherDep, SessionDep, SettingsDep
+from serving.api.schemas import (
+    CheckinAccepted,
+    CheckinBatchAccepted,
+    CheckinBatchIn,
+    CheckinIn,
+    Message,
+)
+from serving.config import Settings
+from serving.db.tables import Aluno
+from serving.messaging.events import CheckinEvent, encode_checkins
+from serving.messaging.publisher import PublishFailed
+from serving.messaging.topology import CHECKIN_QUEUE
+
+router = APIRouter(prefix="/aluno", tags=["checkins"])
+
+# A kiosk that was offline may post late; anything older belongs to the history import.
+MAX_AGE = timedelta(days=30)
+UNAVAILABLE = {
+    503: {
+        "model": Message,
+        "description": "The broker did not confirm in time: retry with the same checkin_id",
+    }
+}
+
+
+def _event(item: CheckinIn, who: Principal, settings: Settings, now: datetime) -> CheckinEvent:
+    when = item.ocorrido_em or now
+    if when > now + timedelta(seconds=settings.checkin_max_future_seconds):
+        raise ValueError("ocorrido_em is in the future (check the kiosk clock)")
+    if when < now - MAX_AGE:
+        raise ValueError("ocorrido_em is more than 30 days old: use the history import")
+    return CheckinEvent(
+        checkin_id=item.checkin_id or uuid.uuid4(),
+        aluno_id=item.aluno_id,
+        tipo=item.tipo,
+        ocorrido_em=when,
+        dispositivo=who.name if who.is_kiosk else (item.dispositivo or f"manual:{who.name}"),
+        origem="kiosk" if who.is_kiosk else "manual",
+        aceito_em=now,
+    )
+
+
+async def _member_states(session, ids: set[int]) -> dict[int, bool]:
+    rows = await session.execute(select(Aluno.id, Aluno.ativo).where(Aluno.id.in_(ids)))
+    return {row.id: row.ativo for row in rows}
+
+
+@router.post(
+    "/checkin",
+    response_model=CheckinAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"model": Message, "description": "Unknown member"},
+        409: {"model": Message, "description": "Member is inactive"},
+        **UNAVAILABLE,
+    },
+)
+async def post_checkin(
+    body: CheckinIn,
+    session: SessionDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    who: CheckinWriterDep,
+) -> CheckinAccepted:
+    """Record an entry or exit (kiosk API key, admin, recepcao). Answers 202 once the broker has
+    the event on disk; the consumer writes it to PostgreSQL. Sending the same `checkin_id` again
+    is safe: it is one check-in."""
+    now = datetime.now(UTC)
+    try:
+        event = _event(body, who, settings, now)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    states = await _member_states(session, {body.aluno_id})
+    await session.close()
+    if body.aluno_id not in states:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {body.aluno_id} not found")
+    if not states[body.aluno_id]:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="member is inactive")
+    try:
+        await publisher.publish(
+            CHECKIN_QUEUE, encode_checkins([event]), message_id=str(event.checkin_id)
+        )
+    except PublishFailed as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    return CheckinAccepted(
+        checkin_id=event.checkin_id,
+        aluno_id=event.aluno_id,
+        tipo=event.tipo,
+        ocorrido_em=event.ocorrido_em,
+    )
+
+
+@router.post(
+    "/checkin/lote",
+    response_model=CheckinBatchAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"model": Message, "description": "Some members are unknown (nothing accepted)"},
+        409: {"model": Message, "description": "Some members are inactive (nothing accepted)"},
+        422: {"model": Message, "description": "Some events are invalid (nothing accepted)"},
+        **UNAVAILABLE,
+    },
+)
+async def post_checkin_batch(
+    body: CheckinBatchIn,
+    session: SessionDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    who: CheckinWriterDep,
+) -> CheckinBatchAccepted:
+    """Up to 10,000 events at once, e.g. a kiosk that was offline (kiosk, admin, recepcao).
+    All or nothing: if any event is refused, none is accepted and `detail` lists each refused
+    event by index. Answers 202 once the broker confirmed every event."""
+    now = datetime.now(UTC)
+    events: list[CheckinEvent] = []
+    invalid = []
+    for index, item in enumerate(body.checkins):
+        try:
+            events.append(_event(item, who, settings, now))
+        except ValueError as exc:
+            invalid.append({"index": index, "aluno_id": item.aluno_id, "erro": str(exc)})
+    if invalid:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=invalid)
+    states = await _member_states(session, {e.aluno_id for e in events})
+    await session.close()
+    unknown = [
+        {"index": i, "aluno_id": e.aluno_id, "erro": "member not found"}
+        for i, e in enumerate(events)
+        if e.aluno_id not in states
+    ]
+    if unknown:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=unknown)
+    inactive = [
+        {"index": i, "aluno_id": e.aluno_id, "erro": "member is inactive"}
+        for i, e in enumerate(events)
+        if not states[e.aluno_id]
+    ]
+    if inactive:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=inactive)
+    size = settings.bulk_events_per_message
+    chunks = [events[i : i + size] for i in range(0, len(events), size)]
+    try:
+        await asyncio.gather(
+            *(
+                publisher.publish(
+                    CHECKIN_QUEUE, encode_checkins(chunk), message_id=str(chunk[0].checkin_id)
+                )
+                for chunk in chunks
+            )
+        )
+    except PublishFailed as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    return CheckinBatchAccepted(aceitos=len(events), checkin_ids=[e.checkin_id for e in events])

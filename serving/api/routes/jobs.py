@@ -1,0 +1,73 @@
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlalchemy import func, select
+
+from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep
+from serving.api.schemas import AtualizarModeloIn, JobPublic, Message, Page
+from serving.db.tables import Job
+from serving.jobs import enqueue_job
+from serving.messaging.topology import MODEL_UPDATE_QUEUE
+
+router = APIRouter(prefix="/admin", tags=["jobs"])
+
+
+@router.post(
+    "/atualizar-modelo",
+    response_model=JobPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={503: {"model": Message, "description": "Broker unavailable; the job is failed"}},
+)
+async def update_model(
+    session: SessionDep,
+    publisher: PublisherDep,
+    who: AdminDep,
+    body: AtualizarModeloIn | None = None,
+) -> Job:
+    """Queue a retraining of the churn model (admin): train, compare with the champion on the
+    same out-of-time data, promote if better. Follow it at `GET /admin/jobs/{id}`."""
+    parametros = (
+        {"data_referencia": body.data_referencia.isoformat()}
+        if body and body.data_referencia
+        else {}
+    )
+    return await enqueue_job(
+        session,
+        publisher,
+        tipo="atualizar-modelo",
+        fila=MODEL_UPDATE_QUEUE,
+        parametros=parametros,
+        solicitado_por=who.name,
+    )
+
+
+@router.get("/jobs", response_model=Page[JobPublic])
+async def list_jobs(
+    session: SessionDep,
+    _: ReaderDep,
+    estado: Literal["queued", "running", "done", "failed"] | None = None,
+    tipo: Annotated[str | None, Query(max_length=40)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
+    """Jobs, newest first (admin, analista)."""
+    query = select(Job)
+    if estado:
+        query = query.where(Job.estado == estado)
+    if tipo:
+        query = query.where(Job.tipo == tipo)
+    count = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(
+        query.order_by(Job.criado_em.desc()).limit(page_size).offset((page - 1) * page_size)
+    )
+    return Page(data=list(rows.scalars()), count=count or 0, page=page, page_size=page_size)
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic, responses={404: {"model": Message}})
+async def get_job(job_id: Annotated[uuid.UUID, Path()], session: SessionDep, _: ReaderDep) -> Job:
+    """A job's state, progress (0..1), result or error (admin, analista)."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="job not found")
+    return job

@@ -1,0 +1,79 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from serving.api.deps import AdminDep, SessionDep, StaffDep
+from serving.api.schemas import Message, PlanoCreate, PlanoPublic, PlanoUpdate
+from serving.db.tables import Plano
+
+router = APIRouter(prefix="/planos", tags=["planos"])
+PlanoId = Annotated[int, Path(gt=0, le=2**31 - 1)]
+
+
+async def _name_taken(session, nome: str, except_id: int | None = None) -> bool:
+    query = select(func.count()).where(func.lower(Plano.nome) == nome.lower())
+    if except_id is not None:
+        query = query.where(Plano.id != except_id)
+    return bool(await session.scalar(query))
+
+
+@router.get("", response_model=list[PlanoPublic])
+async def list_plans(session: SessionDep, _: StaffDep, incluir_inativos: bool = False) -> list:
+    """Plans offered by the gym (any staff role)."""
+    query = select(Plano).order_by(Plano.id)
+    if not incluir_inativos:
+        query = query.where(Plano.ativo)
+    return list((await session.execute(query)).scalars())
+
+
+@router.get("/{plano_id}", response_model=PlanoPublic, responses={404: {"model": Message}})
+async def get_plan(plano_id: PlanoId, session: SessionDep, _: StaffDep) -> Plano:
+    plano = await session.get(Plano, plano_id)
+    if plano is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="plan not found")
+    return plano
+
+
+@router.post(
+    "",
+    response_model=PlanoPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": Message, "description": "A plan with this name exists"}},
+)
+async def create_plan(body: PlanoCreate, session: SessionDep, _: AdminDep) -> Plano:
+    """Create a plan (admin)."""
+    if await _name_taken(session, body.nome):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="a plan with this name exists")
+    plano = Plano(**body.model_dump())
+    session.add(plano)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="a plan with this name exists"
+        ) from exc
+    await session.refresh(plano)
+    return plano
+
+
+@router.put(
+    "/{plano_id}",
+    response_model=PlanoPublic,
+    responses={404: {"model": Message}, 409: {"model": Message}},
+)
+async def update_plan(
+    plano_id: PlanoId, body: PlanoUpdate, session: SessionDep, _: AdminDep
+) -> Plano:
+    """Replace a plan's fields (admin). Set `ativo: false` to stop offering it."""
+    plano = await session.get(Plano, plano_id)
+    if plano is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="plan not found")
+    if await _name_taken(session, body.nome, except_id=plano_id):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="a plan with this name exists")
+    for field, value in body.model_dump().items():
+        setattr(plano, field, value)
+    await session.commit()
+    await session.refresh(plano)
+    return plano

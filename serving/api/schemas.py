@@ -1,0 +1,409 @@
+"""Request and response shapes. Field names are the seed's public contract (Portuguese)."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Role = Literal["admin", "analista", "recepcao"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+Id = Annotated[int, Field(gt=0, le=2**62)]
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a client cannot set what it should not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="Total rows matching the filters, across all pages.")
+    page: int
+    page_size: int
+
+
+class Message(BaseModel):
+    detail: str
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    role: Role
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIs...",
+                    "refresh_token": "Jr4w6...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "role": "analista",
+                }
+            ]
+        }
+    )
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+
+
+class UsuarioCreate(Strict):
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z0-9_.-]{3,80}$")
+    ]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    role: Role
+    email: EmailStr | None = None
+    nome: Name | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "ana.retencao",
+                    "password": "uma-senha-longa-e-unica",
+                    "role": "analista",
+                    "email": "ana@academia.com.br",
+                    "nome": "Ana Souza",
+                }
+            ]
+        },
+    )
+
+
+class UsuarioUpdate(Strict):
+    role: Role | None = None
+    ativo: bool | None = None
+    nome: Name | None = None
+    email: EmailStr | None = None
+
+
+class UsuarioPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str | None
+    nome: str | None
+    role: Role
+    ativo: bool
+    criado_em: datetime
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+class PlanoCreate(Strict):
+    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
+    duracao_meses: Annotated[int, Field(ge=1, le=60)]
+    descricao: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "nome": "Anual",
+                    "valor_mensal": "99.90",
+                    "duracao_meses": 12,
+                    "descricao": "Contrato de 12 meses, acesso livre",
+                }
+            ]
+        },
+    )
+
+
+class PlanoUpdate(Strict):
+    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
+    duracao_meses: Annotated[int, Field(ge=1, le=60)]
+    descricao: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    ativo: bool = True
+
+
+class PlanoPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    nome: str
+    descricao: str | None
+    valor_mensal: Decimal
+    duracao_meses: int
+    ativo: bool
+
+
+# --- members --------------------------------------------------------------------------------
+
+
+class AlunoCreate(Strict):
+    nome: Name
+    email: EmailStr
+    plano_id: Id
+    telefone: Phone | None = None
+    data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
+    aluno_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "nome": "Maria Oliveira",
+                    "email": "maria.oliveira@example.com",
+                    "plano_id": 1,
+                    "telefone": "+55 11 91234-5678",
+                    "data_nascimento": "1994-03-17",
+                }
+            ]
+        },
+    )
+
+
+class AlunoUpdate(Strict):
+    nome: Name
+    email: EmailStr
+    plano_id: Id
+    telefone: Phone | None = None
+    data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
+
+
+class StatusChange(Strict):
+    motivo: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class AlunoPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    aluno_ref: str | None
+    nome: str
+    email: str
+    telefone: str | None
+    data_nascimento: date | None
+    plano_id: int
+    data_matricula: datetime
+    ativo: bool
+    atualizado_em: datetime
+
+
+class StatusPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ativo: bool
+    ocorrido_em: datetime
+    motivo: str | None
+    registrado_por: str | None
+
+
+class AlunoDetail(AlunoPublic):
+    plano: PlanoPublic
+    historico_status: list[StatusPublic]
+
+
+# --- check-ins ------------------------------------------------------------------------------
+
+
+class CheckinIn(Strict):
+    aluno_id: Id
+    tipo: Literal["entrada", "saida"] = "entrada"
+    checkin_id: uuid.UUID | None = Field(
+        default=None,
+        description="Chosen by the kiosk and reused on every retry, so a retry is never a "
+        "second check-in. Generated by the server when absent (manual entries).",
+    )
+    ocorrido_em: AwareDatetime | None = Field(
+        default=None, description="When it happened, with time zone. Defaults to now."
+    )
+    dispositivo: Annotated[str, StringConstraints(max_length=120)] | None = Field(
+        default=None, description="Ignored for kiosks: their key names the device."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
+                    "aluno_id": 42,
+                    "tipo": "entrada",
+                    "ocorrido_em": "2026-11-28T07:31:05-03:00",
+                }
+            ]
+        },
+    )
+
+
+class CheckinAccepted(BaseModel):
+    checkin_id: uuid.UUID
+    aluno_id: int
+    tipo: Literal["entrada", "saida"]
+    ocorrido_em: datetime
+    status: Literal["aceito"] = "aceito"
+
+
+class CheckinBatchIn(Strict):
+    checkins: list[CheckinIn] = Field(min_length=1, max_length=10_000)
+
+
+class CheckinBatchAccepted(BaseModel):
+    aceitos: int
+    checkin_ids: list[uuid.UUID]
+    status: Literal["aceito"] = "aceito"
+
+
+class VisitaOut(BaseModel):
+    entrada: datetime
+    saida: datetime | None
+    duracao_minutos: float | None
+
+
+class SemanaOut(BaseModel):
+    semana: date
+    visitas: int
+
+
+class FrequenciaOut(BaseModel):
+    aluno_id: int
+    inicio: date
+    fim: date
+    total_visitas: int
+    visitas_com_saida: int
+    saidas_sem_entrada: int = Field(description="Exits with no matching entry (kiosk anomaly).")
+    frequencia_semanal: float = Field(description="Visits per week over the period.")
+    duracao_media_minutos: float | None
+    ultima_visita: datetime | None
+    semanas: list[SemanaOut]
+    visitas: list[VisitaOut]
+    page: int
+    page_size: int
+
+
+# --- churn ----------------------------------------------------------------------------------
+
+
+class Fator(BaseModel):
+    fator: str
+    descricao: str
+    valor: float | None = None
+
+
+class RiscoChurnOut(BaseModel):
+    aluno_id: int
+    probabilidade: float
+    faixa_risco: Literal["baixo", "medio", "alto"]
+    fatores: list[Fator]
+    modelo_nome: str
+    modelo_versao: str
+    data_referencia: date
+    calculado_em: datetime
+
+
+class RiscoItem(RiscoChurnOut):
+    nome: str
+    plano_id: int
+
+
+# --- devices and jobs -----------------------------------------------------------------------
+
+
+class DispositivoCreate(Strict):
+    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    local: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"nome": "catraca-entrada-1", "local": "Recepção"}]},
+    )
+
+
+class DispositivoPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    nome: str
+    local: str | None
+    chave_prefixo: str
+    criado_em: datetime
+    revogado_em: datetime | None
+    ultimo_uso_em: datetime | None
+
+
+class DispositivoCreated(DispositivoPublic):
+    api_key: str = Field(description="Shown once. Send it as the X-API-Key header.")
+
+
+class AtualizarModeloIn(Strict):
+    data_referencia: date | None = Field(
+        default=None, description="Train as of this date (backtest); defaults to today."
+    )
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tipo: str
+    estado: Literal["queued", "running", "done", "failed"]
+    progresso: float
+    mensagem: str | None
+    parametros: dict
+    resultado: dict | None
+    erro: str | None
+    solicitado_por: str | None
+    criado_em: datetime
+    iniciado_em: datetime | None
+    terminado_em: datetime | None
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+class QueueDepth(BaseModel):
+    fila: str
+    mensagens: int
+    consumidores: int
+    dead_letter: int
+
+
+class ServiceStatus(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    detalhe: str | None = None
+    latencia_ms: float | None = None
+
+
+class StatusOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    versao: str
+    ambiente: str
+    postgres: ServiceStatus
+    rabbitmq: ServiceStatus
+    redis: ServiceStatus
+    filas: list[QueueDepth]
+    migracao: str | None
+
+
+class CacheStatusOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    hits: int
+    misses: int
+    taxa_acerto: float | None
+    chaves: int
+    memoria_usada: str | None
+    por_tipo: dict[str, dict[str, int]]
+    ttl_segundos: dict[str, int]
+    detalhe: str | None = None

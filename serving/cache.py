@@ -1,0 +1,130 @@
+"""Redis cache with a short fuse: when Redis is down, callers get a miss at once and read
+PostgreSQL, and `/status` reports the cache as degraded.
+
+Frequency answers live in one hash per member (`gp:freq:<id>`, one field per query), so a new
+check-in invalidates every cached range of that member with a single DEL and no KEYS scan.
+"""
+
+import logging
+import time
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "gp:"
+STATS_KEY = PREFIX + "stats"
+# After a failure, skip Redis for this long instead of paying a timeout on every request.
+CIRCUIT_OPEN_SECONDS = 5.0
+
+
+def frequency_key(aluno_id: int) -> str:
+    return f"{PREFIX}freq:{aluno_id}"
+
+
+def churn_key(aluno_id: int) -> str:
+    return f"{PREFIX}churn:{aluno_id}"
+
+
+def member_keys(aluno_id: int) -> list[str]:
+    """Everything cached about one member: dropped when the member or its check-ins change."""
+    return [frequency_key(aluno_id), churn_key(aluno_id)]
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def loads(raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+class Cache:
+    def __init__(self, url: str, *, timeout: float) -> None:
+        self._client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self._open_until = 0.0
+        self.last_error: str | None = None
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def _trip(self, exc: Exception) -> None:
+        self._open_until = time.monotonic() + CIRCUIT_OPEN_SECONDS
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("redis unavailable, serving from PostgreSQL: %s", self.last_error)
+
+    async def get_field(self, key: str, field: str, kind: str) -> Any | None:
+        if not self._available():
+            return None
+        try:
+            raw = await self._client.hget(key, field)
+            await self._client.hincrby(STATS_KEY, f"{'hits' if raw else 'misses'}:{kind}", 1)
+        except redis.RedisError as exc:
+            self._trip(exc)
+            return None
+        return loads(raw) if raw else None
+
+    async def set_field(self, key: str, field: str, value: Any, ttl: int) -> None:
+        if not self._available():
+            return
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, field, dumps(value))
+                pipe.expire(key, ttl)
+                await pipe.execute()
+        except redis.RedisError as exc:
+            self._trip(exc)
+
+    async def get(self, key: str, kind: str) -> Any | None:
+        if not self._available():
+            return None
+        try:
+            raw = await self._client.get(key)
+            await self._client.hincrby(STATS_KEY, f"{'hits' if raw else 'misses'}:{kind}", 1)
+        except redis.RedisError as exc:
+            self._trip(exc)
+            return None
+        return loads(raw) if raw else None
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        if not self._available():
+            return
+        try:
+            await self._client.set(key, dumps(value), ex=ttl)
+        except redis.RedisError as exc:
+            self._trip(exc)
+
+    async def invalidate_member(self, aluno_id: int) -> None:
+        if not self._available():
+            return
+        try:
+            await self._client.delete(*member_keys(aluno_id))
+        except redis.RedisError as exc:
+            self._trip(exc)
+
+    async def ping(self) -> float:
+        """Round trip in milliseconds; raises when Redis does not answer."""
+        started = time.perf_counter()
+        await self._client.ping()
+        self._open_until = 0.0
+        return (time.perf_counter() - started) * 1000
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def invalidate_members_sync(client: redis.Redis, aluno_ids: set[int]) -> None:
+    """Used by the check-in consumer after each committed batch."""
+    if not aluno_ids:
+        return
+    keys = [key for aluno_id in aluno_ids for key in member_keys(aluno_id)]
+    client.delete(*keys)

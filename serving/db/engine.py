@@ -1,0 +1,34 @@
+"""Engines and sessions. The API uses the async engine; CLI, workers and tests the sync one."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.config import get_settings
+
+
+@lru_cache
+def sync_engine(url: str | None = None) -> Engine:
+    return create_engine(url or get_settings().database_url, pool_pre_ping=True, pool_size=5)
+
+
+def make_async_engine(url: str | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url or get_settings().database_url, pool_pre_ping=True, pool_size=10, max_overflow=10
+    )
+
+
+def async_sessions(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A transaction for CLI and worker code: commit on success, roll back on error."""
+    factory = sessionmaker(sync_engine(url), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
