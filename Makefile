@@ -1,0 +1,52 @@
+# Thin named tasks; CI calls the same ones (`.ci/run` → `make test`).
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install services migrate demo test lint format test-fast bench clean
+
+help:
+	@echo "make demo   - the main job: install, migrate, seed, ingest through API + queue, serve"
+	@echo "make test   - lint + the whole test suite against real PostgreSQL, RabbitMQ, Redis"
+	@echo "make bench  - benchmarks in bench/ (see docs/benchmarks.md)"
+
+$(UV):
+	@python3 -m pip install --quiet --user "uv==0.13.8" || python3 -m pip install --quiet "uv==0.13.8"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	@UV_BIN=$$(command -v uv || echo $(UV)); $$UV_BIN sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed
+
+services:
+	@bash scripts/services.sh
+
+migrate: install services
+	@$(VENV)/bin/gympulse db upgrade
+
+demo: install services
+	@$(VENV)/bin/gympulse demo
+
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: install
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+test: install services lint
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install services
+	@$(VENV)/bin/pytest -m "not chaos and not fuzz" $(PYTEST_ARGS)
+
+bench: install services
+	@$(PY) -m bench.checkin_throughput
+	@$(PY) -m bench.bulk_throughput
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache var

@@ -1,0 +1,259 @@
+"""Fixtures against the real services, isolated from the demo's data:
+database `gympulse_test`, RabbitMQ vhost `gympulse_test`, Redis database 15."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pika
+import psycopg
+import pytest
+import redis
+
+# A suffix lets two test runs share the machine without dropping each other's database.
+_SUFFIX = os.environ.get("GYMPULSE_TEST_SUFFIX", "")
+TEST_DATABASE = f"gympulse_test{_SUFFIX}"
+TEST_VHOST = f"gympulse_test{_SUFFIX}"
+_REDIS_DB = os.environ.get("GYMPULSE_TEST_REDIS_DB", "15")
+TEST_ENV = {
+    "ENVIRONMENT": "test",
+    "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{TEST_DATABASE}",
+    "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
+    "REDIS_URL": f"redis://127.0.0.1:6379/{_REDIS_DB}",
+    "JWT_SECRET": "test-secret-" + "x" * 40,
+    "PUBLISH_TIMEOUT_SECONDS": "2",
+    "CONSUMER_FLUSH_MS": "100",
+}
+os.environ.update(TEST_ENV)
+# The user's .env must not leak into tests.
+for name in ("GYMPULSE_ADMIN_USERNAME", "GYMPULSE_ADMIN_PASSWORD", "GYMPULSE_ADMIN_EMAIL"):
+    os.environ.pop(name, None)
+
+from serving.config import get_settings  # noqa: E402
+from serving.db.migrate import drop_database, upgrade  # noqa: E402
+from serving.messaging import topology  # noqa: E402
+from serving.security import create_access_token, hash_password  # noqa: E402
+from serving.tests import services  # noqa: E402
+
+APP_TABLES = (
+    "previsoes_churn, checkins, alunos_status_historico, alunos, planos, refresh_tokens, "
+    "usuarios, dispositivos, jobs"
+)
+PASSWORD = "correct-horse-battery"
+
+
+def _create_vhost() -> None:
+    if shutil.which("rabbitmqctl"):
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", TEST_VHOST], capture_output=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "add_vhost", TEST_VHOST], check=True, capture_output=True
+        )
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+        )
+        return
+    api = httpx.Client(base_url="http://127.0.0.1:15672/api", auth=("guest", "guest"))
+    api.delete(f"/vhosts/{TEST_VHOST}")
+    api.put(f"/vhosts/{TEST_VHOST}").raise_for_status()
+    api.put(
+        f"/permissions/{TEST_VHOST}/guest",
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def settings():
+    services.ensure_all()
+    get_settings.cache_clear()
+    settings = get_settings()
+    drop_database(settings.database_url)
+    upgrade(settings.database_url)
+    _create_vhost()
+    redis.Redis.from_url(settings.redis_url).flushdb()
+    return settings
+
+
+@pytest.fixture
+def db(settings) -> Iterator[psycopg.Connection]:
+    """A plain connection to the test database, tables emptied before each test."""
+    services.ensure_all()
+    with psycopg.connect(services.libpq(settings.database_url), autocommit=True) as conn:
+        conn.execute(f"truncate {APP_TABLES} restart identity cascade")
+        yield conn
+
+
+@pytest.fixture
+def rabbit(settings) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    """A channel on the test vhost; every queue is declared and emptied before the test."""
+    connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+    channel = connection.channel()
+    topology.declare_with_pika(channel, settings.queue_delivery_limit)
+    for spec in topology.queue_specs(settings.queue_delivery_limit):
+        channel.queue_purge(spec.name)
+    yield channel
+    if connection.is_open:
+        connection.close()
+
+
+@pytest.fixture
+def cache(settings) -> redis.Redis:
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def client(settings, db, rabbit, cache):
+    from fastapi.testclient import TestClient
+
+    from serving.api.main import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+_HASH = None
+
+
+def _password_hash() -> str:
+    global _HASH
+    if _HASH is None:
+        _HASH = hash_password(PASSWORD)
+    return _HASH
+
+
+@pytest.fixture
+def users(db) -> dict[str, int]:
+    """One staff user per role, all with password PASSWORD."""
+    ids = {}
+    for role in ("admin", "analista", "recepcao"):
+        ids[role] = db.execute(
+            "insert into usuarios (username, role, senha_hash) values (%s, %s, %s) returning id",
+            (f"{role}.teste", role, _password_hash()),
+        ).fetchone()[0]
+    return ids
+
+
+@pytest.fixture
+def headers(settings, users, kiosk_key) -> dict[str, dict[str, str]]:
+    """Request headers per caller: admin, analista, recepcao, kiosk, and none."""
+    result = {
+        role: {
+            "Authorization": "Bearer "
+            + create_access_token(settings, user_id=uid, username=f"{role}.teste", role=role)
+        }
+        for role, uid in users.items()
+    }
+    result["kiosk"] = {"X-API-Key": kiosk_key}
+    result["none"] = {}
+    return result
+
+
+@pytest.fixture
+def kiosk_key(db) -> str:
+    from serving.users import create_device_key
+
+    return create_device_key(f"kiosk-{uuid.uuid4().hex[:8]}", "Entrada")
+
+
+@pytest.fixture
+def plan_id(db) -> int:
+    return db.execute(
+        "insert into planos (nome, valor_mensal, duracao_meses) values ('Mensal', 129.9, 1) "
+        "returning id"
+    ).fetchone()[0]
+
+
+@pytest.fixture
+def make_member(db, plan_id) -> Callable[..., int]:
+    """Insert a member (active unless told) with its status history; returns its id."""
+
+    def make(ativo: bool = True, nome: str | None = None, email: str | None = None) -> int:
+        suffix = uuid.uuid4().hex[:10]
+        joined = datetime.now(UTC) - timedelta(days=200)
+        aluno_id = db.execute(
+            "insert into alunos (nome, email, plano_id, ativo, data_matricula) "
+            "values (%s, %s, %s, %s, %s) returning id",
+            (nome or f"Aluno {suffix}", email or f"{suffix}@example.com", plan_id, ativo, joined),
+        ).fetchone()[0]
+        db.execute(
+            "insert into alunos_status_historico (aluno_id, ativo, ocorrido_em) values (%s, true, %s)",
+            (aluno_id, joined),
+        )
+        if not ativo:
+            db.execute(
+                "insert into alunos_status_historico (aluno_id, ativo, ocorrido_em) "
+                "values (%s, false, now())",
+                (aluno_id,),
+            )
+        return aluno_id
+
+    return make
+
+
+@pytest.fixture
+def member(make_member) -> int:
+    return make_member()
+
+
+class Worker:
+    """`gympulse worker checkins` as a real subprocess, so tests can kill it."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "serving.cli", "worker", "checkins"],
+            env={**os.environ, **TEST_ENV},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> str:
+        """Graceful stop; returns what the worker logged."""
+        if self.process is None:
+            return ""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        output = self.process.stdout.read().decode() if self.process.stdout else ""
+        self.process = None
+        return output
+
+
+@pytest.fixture
+def worker(rabbit) -> Iterator[Worker]:
+    started = Worker().start()
+    yield started
+    started.stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def count(db, sql: str, *params) -> int:
+    return db.execute(sql, params).fetchone()[0]
