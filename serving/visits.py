@@ -52,12 +52,20 @@ limit :limite offset :deslocamento
 """
 
 WEEKLY_SQL = f"""
-with pareado as ({pair_visits_sql(MEMBER_EVENTS)})
-select date_trunc('week', entrada at time zone :tz)::date as semana, count(*) as visitas
-from pareado
-where evento = 'visita' and entrada >= :inicio and entrada < :fim
-group by 1
-order by 1
+with pareado as ({pair_visits_sql(MEMBER_EVENTS)}),
+semanas as (
+    select generate_series(
+        date_trunc('week', cast(:inicio_dia as date)), cast(:fim_dia as date), interval '1 week'
+    )::date as semana
+)
+select s.semana, count(p.visita_id) as visitas
+from semanas as s
+left join pareado as p
+    on p.evento = 'visita'
+    and p.entrada >= :inicio and p.entrada < :fim
+    and date_trunc('week', p.entrada at time zone :tz)::date = s.semana
+group by s.semana
+order by s.semana
 """
 
 
@@ -91,6 +99,8 @@ async def member_frequency(
         "leitura_inicio": period.start - EDGE,
         "leitura_fim": period.end + EDGE,
         "tz": str(period.tz),
+        "inicio_dia": period.inicio,
+        "fim_dia": period.fim,
     }
     summary = (await session.execute(text(FREQUENCY_SQL), params)).mappings().one()
     rows = (

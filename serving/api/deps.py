@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving.cache import Cache
@@ -66,6 +67,23 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+async def _lookup_kiosk(session: AsyncSession, key_hash: str) -> Principal | None:
+    device = (
+        await session.execute(
+            select(Dispositivo.id, Dispositivo.nome).where(
+                Dispositivo.chave_hash == key_hash, Dispositivo.revogado_em.is_(None)
+            )
+        )
+    ).first()
+    if device is None:
+        return None
+    await session.execute(
+        update(Dispositivo).where(Dispositivo.id == device.id).values(ultimo_uso_em=func.now())
+    )
+    await session.commit()
+    return Principal(role="kiosk", name=device.nome, device_id=device.id)
+
+
 async def _kiosk_principal(request: Request, session: AsyncSession, key: str) -> Principal:
     key_hash = sha256_hex(key)
     known: dict[str, tuple[float, Principal | None]] = request.app.state.kiosk_keys
@@ -74,24 +92,15 @@ async def _kiosk_principal(request: Request, session: AsyncSession, key: str) ->
     if cached and cached[0] > now:
         principal = cached[1]
     else:
-        device = (
-            await session.execute(
-                select(Dispositivo.id, Dispositivo.nome).where(
-                    Dispositivo.chave_hash == key_hash, Dispositivo.revogado_em.is_(None)
-                )
-            )
-        ).first()
-        principal = (
-            Principal(role="kiosk", name=device.nome, device_id=device.id) if device else None
-        )
-        if principal is not None:
-            await session.execute(
-                update(Dispositivo)
-                .where(Dispositivo.id == principal.device_id)
-                .values(ultimo_uso_em=func.now())
-            )
-            await session.commit()
-        known[key_hash] = (now + KIOSK_KEY_CACHE_SECONDS, principal)
+        try:
+            principal = await _lookup_kiosk(session, key_hash)
+        except OperationalError:
+            if cached is None:
+                raise
+            # PostgreSQL is down: a key we knew a moment ago keeps the door working.
+            principal = cached[1]
+        else:
+            known[key_hash] = (now + KIOSK_KEY_CACHE_SECONDS, principal)
     if principal is None:
         raise _unauthorized("invalid or revoked API key")
     return principal

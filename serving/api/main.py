@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serving.api.routes import alunos, auth, checkins, churn, dispositivos, jobs, planos, status
 from serving.cache import Cache
@@ -61,6 +62,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for module in (auth, alunos, checkins, churn, planos, dispositivos, jobs, status):
         app.include_router(module.router)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(
+                {"detail": "database unavailable, retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, _exc: Exception) -> JSONResponse:

@@ -27,10 +27,10 @@ with gp_ordered as (
 gp_taps as (
     select checkin_id, aluno_id, tipo, ocorrido_em
     from gp_ordered
-    where not (
-        tipo = tipo_anterior
-        and ocorrido_em - ocorrido_anterior <= interval '2 minutes'
-    )
+    where
+        tipo_anterior is null
+        or tipo <> tipo_anterior
+        or ocorrido_em - ocorrido_anterior > interval '2 minutes'
 ),
 
 gp_neighbours as (

@@ -37,7 +37,7 @@ def stop_rabbitmq_app() -> None:
 
 
 def start_rabbitmq_app() -> None:
-    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "start_app"], capture_output=True)
     subprocess.run(["rabbitmqctl", "-q", "await_startup"], capture_output=True)
     _wait(lambda: port_open(5672), 60)
 
@@ -52,9 +52,10 @@ def stop_postgres() -> None:
 
 
 def start_postgres() -> None:
+    if port_open(5432):
+        return
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start"],
-        check=True,
         capture_output=True,
     )
     _wait(lambda: port_open(5432), 30)
@@ -66,6 +67,8 @@ def stop_redis() -> None:
 
 
 def start_redis() -> None:
+    if port_open(6379):
+        return
     subprocess.run(
         [
             "redis-server",
@@ -81,7 +84,6 @@ def start_redis() -> None:
             "--appendonly",
             "no",
         ],
-        check=True,
         capture_output=True,
     )
     _wait(lambda: port_open(6379), 15)

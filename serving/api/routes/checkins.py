@@ -1,9 +1,11 @@
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from serving.api.deps import CheckinWriterDep, Principal, PublisherDep, SessionDep, SettingsDep
 from serving.api.schemas import (
@@ -19,6 +21,7 @@ from serving.messaging.events import CheckinEvent, encode_checkins
 from serving.messaging.publisher import PublishFailed
 from serving.messaging.topology import CHECKIN_QUEUE
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/aluno", tags=["checkins"])
 
 # A kiosk that was offline may post late; anything older belongs to the history import.
@@ -48,8 +51,17 @@ def _event(item: CheckinIn, who: Principal, settings: Settings, now: datetime) -
     )
 
 
-async def _member_states(session, ids: set[int]) -> dict[int, bool]:
-    rows = await session.execute(select(Aluno.id, Aluno.ativo).where(Aluno.id.in_(ids)))
+async def _member_states(session, ids: set[int]) -> dict[int, bool] | None:
+    """Active flag per known member; None when PostgreSQL cannot be asked.
+
+    The door must keep working through a database outage: events are then accepted unchecked,
+    and the consumer parks those of unknown members in the dead-letter queue when it can write.
+    """
+    try:
+        rows = await session.execute(select(Aluno.id, Aluno.ativo).where(Aluno.id.in_(ids)))
+    except OperationalError as exc:
+        log.warning("accepting %d check-in(s) unchecked, PostgreSQL unavailable: %s", len(ids), exc)
+        return None
     return {row.id: row.ativo for row in rows}
 
 
@@ -80,9 +92,9 @@ async def post_checkin(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     states = await _member_states(session, {body.aluno_id})
     await session.close()
-    if body.aluno_id not in states:
+    if states is not None and body.aluno_id not in states:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {body.aluno_id} not found")
-    if not states[body.aluno_id]:
+    if states is not None and not states[body.aluno_id]:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="member is inactive")
     try:
         await publisher.publish(
@@ -131,6 +143,8 @@ async def post_checkin_batch(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=invalid)
     states = await _member_states(session, {e.aluno_id for e in events})
     await session.close()
+    if states is None:
+        states = {e.aluno_id: True for e in events}
     unknown = [
         {"index": i, "aluno_id": e.aluno_id, "erro": "member not found"}
         for i, e in enumerate(events)
