@@ -2,6 +2,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep, StaffDep
 from serving.api.routes.alunos import AlunoId, member_or_404
@@ -16,7 +17,7 @@ def _latest_scores():
     """The newest score of each member (score history is append-only)."""
     return (
         select(PrevisaoChurn)
-        .distinct(PrevisaoChurn.aluno_id)
+        .ext(distinct_on(PrevisaoChurn.aluno_id))
         .order_by(
             PrevisaoChurn.aluno_id, PrevisaoChurn.calculado_em.desc(), PrevisaoChurn.id.desc()
         )
