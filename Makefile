@@ -1,6 +1,7 @@
 # Thin named tasks; CI calls the same ones (`.ci/run` → `make test`).
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv, pinned, in its own small venv so the system Python's pip policy does not matter.
+UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
@@ -13,10 +14,10 @@ help:
 	@echo "make bench  - benchmarks in bench/ (see docs/benchmarks.md)"
 
 $(UV):
-	@python3 -m pip install --quiet --user "uv==0.13.8" || python3 -m pip install --quiet "uv==0.13.8"
+	@python3 -m venv .tools && .tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	@UV_BIN=$$(command -v uv || echo $(UV)); $$UV_BIN sync --frozen --quiet
+	@$(UV) sync --frozen --quiet
 	@touch $@
 
 install: $(VENV)/.installed
@@ -49,4 +50,4 @@ bench: install services
 	@$(PY) -m bench.bulk_throughput
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache var
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache var
