@@ -1,8 +1,9 @@
 """Redis cache with a short fuse: when Redis is down, callers get a miss at once and read
 PostgreSQL, and `/status` reports the cache as degraded.
 
-Frequency answers live in one hash per member (`gp:freq:<id>`, one field per query), so a new
-check-in invalidates every cached range of that member with a single DEL and no KEYS scan.
+Answers live in one hash per member and kind (`gp:freq:<id>` with one field per query,
+`gp:churn:<id>`), so a new check-in invalidates everything cached about that member with a
+single DEL and no KEYS scan. A per-member version refuses answers computed before a change.
 """
 
 import logging
@@ -29,9 +30,25 @@ def churn_key(aluno_id: int) -> str:
     return f"{PREFIX}churn:{aluno_id}"
 
 
+def version_key(aluno_id: int) -> str:
+    return f"{PREFIX}ver:{aluno_id}"
+
+
 def member_keys(aluno_id: int) -> list[str]:
     """Everything cached about one member: dropped when the member or its check-ins change."""
     return [frequency_key(aluno_id), churn_key(aluno_id)]
+
+
+# The member's version outlives any cached answer, so a stale write can always be detected.
+VERSION_TTL_SECONDS = 26 * 3600
+
+
+def _invalidate(pipe, aluno_id: int) -> None:
+    """Drop the member's entries and bump its version, so an answer computed from data read
+    before this change (and written after it) is refused by `set_field`."""
+    pipe.delete(*member_keys(aluno_id))
+    pipe.incr(version_key(aluno_id))
+    pipe.expire(version_key(aluno_id), VERSION_TTL_SECONDS)
 
 
 def dumps(value: Any) -> bytes:
@@ -73,33 +90,33 @@ class Cache:
             return None
         return loads(raw) if raw else None
 
-    async def set_field(self, key: str, field: str, value: Any, ttl: int) -> None:
+    async def member_version(self, aluno_id: int) -> bytes | None:
+        """Read before computing an answer from PostgreSQL; pass it back to `set_field`."""
+        if not self._available():
+            return None
+        try:
+            return await self._client.get(version_key(aluno_id))
+        except redis.RedisError as exc:
+            self._trip(exc)
+            return None
+
+    async def set_field(
+        self, key: str, field: str, value: Any, ttl: int, *, aluno_id: int, seen: bytes | None
+    ) -> None:
+        """Cache an answer unless the member changed since `seen` was read."""
         if not self._available():
             return
         try:
             async with self._client.pipeline(transaction=True) as pipe:
+                await pipe.watch(version_key(aluno_id))
+                if await pipe.get(version_key(aluno_id)) != seen:
+                    return
+                pipe.multi()
                 pipe.hset(key, field, dumps(value))
                 pipe.expire(key, ttl)
                 await pipe.execute()
-        except redis.RedisError as exc:
-            self._trip(exc)
-
-    async def get(self, key: str, kind: str) -> Any | None:
-        if not self._available():
-            return None
-        try:
-            raw = await self._client.get(key)
-            await self._client.hincrby(STATS_KEY, f"{'hits' if raw else 'misses'}:{kind}", 1)
-        except redis.RedisError as exc:
-            self._trip(exc)
-            return None
-        return loads(raw) if raw else None
-
-    async def set(self, key: str, value: Any, ttl: int) -> None:
-        if not self._available():
+        except redis.WatchError:
             return
-        try:
-            await self._client.set(key, dumps(value), ex=ttl)
         except redis.RedisError as exc:
             self._trip(exc)
 
@@ -107,7 +124,9 @@ class Cache:
         if not self._available():
             return
         try:
-            await self._client.delete(*member_keys(aluno_id))
+            async with self._client.pipeline(transaction=False) as pipe:
+                _invalidate(pipe, aluno_id)
+                await pipe.execute()
         except redis.RedisError as exc:
             self._trip(exc)
 
@@ -126,5 +145,7 @@ def invalidate_members_sync(client: redis.Redis, aluno_ids: set[int]) -> None:
     """Used by the check-in consumer after each committed batch."""
     if not aluno_ids:
         return
-    keys = [key for aluno_id in aluno_ids for key in member_keys(aluno_id)]
-    client.delete(*keys)
+    with client.pipeline(transaction=False) as pipe:
+        for aluno_id in aluno_ids:
+            _invalidate(pipe, aluno_id)
+        pipe.execute()

@@ -125,3 +125,22 @@ def test_member_update_drops_its_cache(client, headers, member, db, plan_id):
     client.patch(f"/aluno/{member}/desativar", headers=headers["recepcao"])
 
     assert client.get(url, headers=headers["admin"]).json()["total_visitas"] == 1
+
+
+def test_an_answer_read_before_a_checkin_landed_is_not_cached(client, headers, member, db, cache):
+    import asyncio
+
+    from serving.cache import Cache, frequency_key, invalidate_members_sync
+
+    async def race() -> bool:
+        api_cache = Cache(str(client.app.state.settings.redis_url), timeout=1)
+        seen = await api_cache.member_version(member)  # the API starts computing...
+        invalidate_members_sync(cache, {member})  # ...a check-in of the member lands...
+        await api_cache.set_field(  # ...and the API tries to cache its stale answer
+            frequency_key(member), "x", {"total_visitas": 0}, 60, aluno_id=member, seen=seen
+        )
+        stored = await api_cache.client.hexists(frequency_key(member), "x")
+        await api_cache.close()
+        return stored
+
+    assert asyncio.run(race()) is False

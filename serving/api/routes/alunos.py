@@ -11,6 +11,7 @@ from serving.api.schemas import (
     AlunoDetail,
     AlunoPublic,
     AlunoUpdate,
+    BadInput,
     FrequenciaOut,
     Message,
     Page,
@@ -26,6 +27,7 @@ router = APIRouter(tags=["alunos"])
 AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
 MAX_PERIOD_DAYS = 366
 NOT_FOUND = {404: {"model": Message, "description": "Member not found"}}
+BAD_PLAN = {422: {"model": BadInput, "description": "Invalid body, or not an active plan"}}
 
 
 async def member_or_404(session, aluno_id: int, *, lock: bool = False) -> Aluno:
@@ -75,7 +77,10 @@ async def _detail(session, aluno: Aluno) -> AlunoDetail:
     "/aluno/registro",
     response_model=AlunoDetail,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": Message, "description": "E-mail or aluno_ref already registered"}},
+    responses={
+        409: {"model": Message, "description": "E-mail or aluno_ref already registered"},
+        **BAD_PLAN,
+    },
 )
 async def register_member(body: AlunoCreate, session: SessionDep, who: FrontDeskDep) -> AlunoDetail:
     """Register a member (admin, recepcao). The member starts active; the activation is the
@@ -144,7 +149,11 @@ async def get_member(aluno_id: AlunoId, session: SessionDep, _: StaffDep) -> Alu
 @router.put(
     "/aluno/{aluno_id}",
     response_model=AlunoDetail,
-    responses={**NOT_FOUND, 409: {"model": Message, "description": "E-mail already registered"}},
+    responses={
+        **NOT_FOUND,
+        409: {"model": Message, "description": "E-mail already registered"},
+        **BAD_PLAN,
+    },
 )
 async def update_member(
     aluno_id: AlunoId, body: AlunoUpdate, session: SessionDep, cache: CacheDep, _: FrontDeskDep
@@ -223,7 +232,7 @@ async def deactivate_member(
 @router.get(
     "/aluno/{aluno_id}/frequencia",
     response_model=FrequenciaOut,
-    responses={**NOT_FOUND, 422: {"model": Message, "description": "Bad period"}},
+    responses={**NOT_FOUND, 422: {"model": BadInput, "description": "Bad parameters or period"}},
 )
 async def member_attendance(
     aluno_id: AlunoId,
@@ -254,10 +263,18 @@ async def member_attendance(
     cached = await cache.get_field(frequency_key(aluno_id), field, "frequencia")
     if cached is not None:
         return cached
+    seen = await cache.member_version(aluno_id)
     await member_or_404(session, aluno_id)
     result = await member_frequency(
         session, aluno_id, Period(inicio, fim, settings.tz), page=page, page_size=page_size
     )
     body = FrequenciaOut.model_validate(result).model_dump(mode="json")
-    await cache.set_field(frequency_key(aluno_id), field, body, settings.frequency_cache_seconds)
+    await cache.set_field(
+        frequency_key(aluno_id),
+        field,
+        body,
+        settings.frequency_cache_seconds,
+        aluno_id=aluno_id,
+        seen=seen,
+    )
     return body

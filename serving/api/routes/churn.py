@@ -11,6 +11,7 @@ from serving.cache import churn_key
 from serving.db.tables import Aluno, PrevisaoChurn
 
 router = APIRouter(tags=["churn"])
+LATEST = "latest"
 
 
 def _latest_scores():
@@ -48,9 +49,10 @@ async def member_churn_risk(
 ) -> dict:
     """The champion model's latest churn probability for the member, with its risk tier and the
     factors behind it (any staff role). Cached 24 h; a new batch of scores refreshes it."""
-    cached = await cache.get(churn_key(aluno_id), "risco-churn")
+    cached = await cache.get_field(churn_key(aluno_id), LATEST, "risco-churn")
     if cached is not None:
         return cached
+    seen = await cache.member_version(aluno_id)
     await member_or_404(session, aluno_id)
     row = (
         await session.execute(
@@ -66,7 +68,14 @@ async def member_churn_risk(
             detail="no churn score yet for this member: the champion model has not scored it",
         )
     body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
-    await cache.set(churn_key(aluno_id), body, settings.churn_cache_seconds)
+    await cache.set_field(
+        churn_key(aluno_id),
+        LATEST,
+        body,
+        settings.churn_cache_seconds,
+        aluno_id=aluno_id,
+        seen=seen,
+    )
     return body
 
 
