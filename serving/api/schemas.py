@@ -5,12 +5,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 Role = Literal["admin", "analista", "recepcao"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+# PostgreSQL text cannot hold NUL bytes: refuse them here (422), not in the database (500).
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=200)
+]
+Phone = Annotated[str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, max_length=40)]
 Id = Annotated[int, Field(gt=0, le=2**62)]
+# planos.id is a 4-byte integer: a larger id must be a 422, not a database error.
+PlanoRef = Annotated[int, Field(gt=0, le=2**31 - 1)]
 T = TypeVar("T")
 
 
@@ -29,6 +43,34 @@ class Page(BaseModel, Generic[T]):
 
 class Message(BaseModel):
     detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    """The 422 FastAPI answers when a request does not match its schema."""
+
+    detail: list[ValidationErrorItem]
+
+
+class RefusedEvent(BaseModel):
+    index: int = Field(description="Position of the event in the batch.")
+    aluno_id: int
+    erro: str
+
+
+class BatchRefused(BaseModel):
+    """A batch is all or nothing: every refused event is listed."""
+
+    detail: list[RefusedEvent]
+
+
+# For routes that also answer 422 themselves, with a message, after the request was parsed.
+BadInput = Message | ValidationErrors
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -91,6 +133,14 @@ class UsuarioUpdate(Strict):
     nome: Name | None = None
     email: EmailStr | None = None
 
+    @field_validator("role", "ativo", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Leave the field out to keep it; `null` would clear a required column.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
 
 class UsuarioPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -108,10 +158,12 @@ class UsuarioPublic(BaseModel):
 
 
 class PlanoCreate(Strict):
-    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    nome: Annotated[
+        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
+    ]
     valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
     duracao_meses: Annotated[int, Field(ge=1, le=60)]
-    descricao: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    descricao: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)] | None = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -129,10 +181,12 @@ class PlanoCreate(Strict):
 
 
 class PlanoUpdate(Strict):
-    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    nome: Annotated[
+        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
+    ]
     valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
     duracao_meses: Annotated[int, Field(ge=1, le=60)]
-    descricao: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    descricao: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)] | None = None
     ativo: bool = True
 
 
@@ -153,10 +207,13 @@ class PlanoPublic(BaseModel):
 class AlunoCreate(Strict):
     nome: Name
     email: EmailStr
-    plano_id: Id
+    plano_id: PlanoRef
     telefone: Phone | None = None
     data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
-    aluno_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    aluno_ref: (
+        Annotated[str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, max_length=64)]
+        | None
+    ) = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -177,13 +234,13 @@ class AlunoCreate(Strict):
 class AlunoUpdate(Strict):
     nome: Name
     email: EmailStr
-    plano_id: Id
+    plano_id: PlanoRef
     telefone: Phone | None = None
     data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
 
 
 class StatusChange(Strict):
-    motivo: Annotated[str, StringConstraints(max_length=500)] | None = None
+    motivo: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] | None = None
 
 
 class AlunoPublic(BaseModel):
@@ -229,7 +286,7 @@ class CheckinIn(Strict):
     ocorrido_em: AwareDatetime | None = Field(
         default=None, description="When it happened, with time zone. Defaults to now."
     )
-    dispositivo: Annotated[str, StringConstraints(max_length=120)] | None = Field(
+    dispositivo: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=120)] | None = Field(
         default=None, description="Ignored for kiosks: their key names the device."
     )
 
@@ -322,8 +379,10 @@ class RiscoItem(RiscoChurnOut):
 
 
 class DispositivoCreate(Strict):
-    nome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    local: Annotated[str, StringConstraints(max_length=200)] | None = None
+    nome: Annotated[
+        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=120)
+    ]
+    local: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=200)] | None = None
 
     model_config = ConfigDict(
         extra="forbid",

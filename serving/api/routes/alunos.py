@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serving.api.deps import CacheDep, FrontDeskDep, Principal, SessionDep, SettingsDep, StaffDep
 from serving.api.schemas import (
+    NO_NUL,
     AlunoCreate,
     AlunoDetail,
     AlunoPublic,
@@ -26,6 +27,8 @@ from serving.visits import Period, member_frequency
 router = APIRouter(tags=["alunos"])
 AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
 MAX_PERIOD_DAYS = 366
+# Far enough from date.min/date.max that the period arithmetic cannot overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 1, 1)
 NOT_FOUND = {404: {"model": Message, "description": "Member not found"}}
 BAD_PLAN = {422: {"model": BadInput, "description": "Invalid body, or not an active plan"}}
 
@@ -114,7 +117,9 @@ async def register_member(body: AlunoCreate, session: SessionDep, who: FrontDesk
 async def search_members(
     session: SessionDep,
     _: StaffDep,
-    q: Annotated[str | None, Query(max_length=100, description="Name or e-mail contains")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, pattern=NO_NUL, description="Name or e-mail contains")
+    ] = None,
     ativo: bool | None = None,
     plano_id: Annotated[int | None, Query(gt=0, le=2**31 - 1)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -241,9 +246,13 @@ async def member_attendance(
     settings: SettingsDep,
     _: StaffDep,
     inicio: Annotated[
-        date | None, Query(description="First day (gym time); default fim-89d")
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="First day (gym time); default fim-89d"),
     ] = None,
-    fim: Annotated[date | None, Query(description="Last day, inclusive; default today")] = None,
+    fim: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="Last day, inclusive; default today"),
+    ] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:

@@ -64,9 +64,13 @@ async def login(
     settings: SettingsDep,
 ) -> TokenPair:
     """Exchange username and password (OAuth2 form) for an access and a refresh token."""
-    user = (
-        await session.execute(select(Usuario).where(Usuario.username == form.username))
-    ).scalar_one_or_none()
+    user = None
+    if "\x00" not in form.username:  # PostgreSQL cannot even compare it: no such user
+        user = (
+            await session.execute(
+                select(Usuario).where(func.lower(Usuario.username) == form.username.lower())
+            )
+        ).scalar_one_or_none()
     valid = await run_in_threadpool(
         verify_password, user.senha_hash if user else _DUMMY_HASH, form.password
     )

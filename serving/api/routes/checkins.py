@@ -9,11 +9,14 @@ from sqlalchemy.exc import OperationalError
 
 from serving.api.deps import CheckinWriterDep, Principal, PublisherDep, SessionDep, SettingsDep
 from serving.api.schemas import (
+    BadInput,
+    BatchRefused,
     CheckinAccepted,
     CheckinBatchAccepted,
     CheckinBatchIn,
     CheckinIn,
     Message,
+    ValidationErrors,
 )
 from serving.config import Settings
 from serving.db.tables import Aluno
@@ -72,6 +75,7 @@ async def _member_states(session, ids: set[int]) -> dict[int, bool] | None:
     responses={
         404: {"model": Message, "description": "Unknown member"},
         409: {"model": Message, "description": "Member is inactive"},
+        422: {"model": BadInput, "description": "Invalid event, or ocorrido_em out of range"},
         **UNAVAILABLE,
     },
 )
@@ -115,9 +119,12 @@ async def post_checkin(
     response_model=CheckinBatchAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        404: {"model": Message, "description": "Some members are unknown (nothing accepted)"},
-        409: {"model": Message, "description": "Some members are inactive (nothing accepted)"},
-        422: {"model": Message, "description": "Some events are invalid (nothing accepted)"},
+        404: {"model": BatchRefused, "description": "Some members are unknown (nothing accepted)"},
+        409: {"model": BatchRefused, "description": "Some members are inactive (nothing accepted)"},
+        422: {
+            "model": BatchRefused | ValidationErrors,
+            "description": "Some events are invalid (nothing accepted)",
+        },
         **UNAVAILABLE,
     },
 )

@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, select
 
 from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep
-from serving.api.schemas import AtualizarModeloIn, JobPublic, Message, Page
+from serving.api.schemas import NO_NUL, AtualizarModeloIn, JobPublic, Message, Page
 from serving.db.tables import Job
 from serving.jobs import enqueue_job
 from serving.messaging.topology import MODEL_UPDATE_QUEUE
@@ -47,7 +47,7 @@ async def list_jobs(
     session: SessionDep,
     _: ReaderDep,
     estado: Literal["queued", "running", "done", "failed"] | None = None,
-    tipo: Annotated[str | None, Query(max_length=40)] = None,
+    tipo: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page:

@@ -1,0 +1,147 @@
+"""Who may call what: one entry per route of the app, checked for every kind of caller.
+
+A route added to the app without an entry here fails `test_every_route_states_its_roles`
+and every parametrized case of that route.
+"""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from serving.api.main import create_app
+from serving.security import sha256_hex
+from serving.tests.conftest import PASSWORD
+
+PUBLIC = frozenset({"admin", "analista", "recepcao", "kiosk", "none"})
+ADMIN = frozenset({"admin"})
+READERS = frozenset({"admin", "analista"})
+STAFF = frozenset({"admin", "analista", "recepcao"})
+FRONT_DESK = frozenset({"admin", "recepcao"})
+CHECKIN_WRITERS = frozenset({"admin", "recepcao", "kiosk"})
+CALLERS = ("admin", "analista", "recepcao", "kiosk", "none")
+
+# From DESIGN.md: admin everything; analista reads everything; recepcao members, manual
+# check-ins, plan reads and member reads; kiosks only post check-ins.
+ALLOWED: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/refresh"): PUBLIC,
+    ("GET", "/auth/usuarios"): ADMIN,
+    ("POST", "/auth/usuarios"): ADMIN,
+    ("PATCH", "/auth/usuarios/{usuario_id}"): ADMIN,
+    ("POST", "/aluno/registro"): FRONT_DESK,
+    ("GET", "/alunos"): STAFF,
+    ("GET", "/aluno/{aluno_id}"): STAFF,
+    ("PUT", "/aluno/{aluno_id}"): FRONT_DESK,
+    ("PATCH", "/aluno/{aluno_id}/ativar"): FRONT_DESK,
+    ("PATCH", "/aluno/{aluno_id}/desativar"): FRONT_DESK,
+    ("GET", "/aluno/{aluno_id}/frequencia"): STAFF,
+    ("POST", "/aluno/checkin"): CHECKIN_WRITERS,
+    ("POST", "/aluno/checkin/lote"): CHECKIN_WRITERS,
+    ("GET", "/aluno/{aluno_id}/risco-churn"): STAFF,
+    ("GET", "/alunos/risco"): READERS,
+    ("GET", "/planos"): STAFF,
+    ("GET", "/planos/{plano_id}"): STAFF,
+    ("POST", "/planos"): ADMIN,
+    ("PUT", "/planos/{plano_id}"): ADMIN,
+    # Kiosks and their keys are administration, like users.
+    ("GET", "/admin/dispositivos"): ADMIN,
+    ("POST", "/admin/dispositivos"): ADMIN,
+    ("DELETE", "/admin/dispositivos/{dispositivo_id}"): ADMIN,
+    ("POST", "/admin/atualizar-modelo"): ADMIN,
+    ("GET", "/admin/jobs"): READERS,
+    ("GET", "/admin/jobs/{job_id}"): READERS,
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/status"): READERS,
+    ("GET", "/status/cache"): READERS,
+}
+
+
+def _app_routes() -> list[tuple[str, str]]:
+    """(method, path) of every APIRoute of the app, included routers flattened."""
+    routes = []
+    for context in iter_route_contexts(create_app().routes):
+        if isinstance(context.original_route, APIRoute):
+            routes += [(method, context.path) for method in sorted(context.methods)]
+    return routes
+
+
+ROUTES = _app_routes()
+
+
+def test_every_route_states_its_roles():
+    assert sorted(ROUTES) == sorted(ALLOWED)
+
+
+@pytest.fixture
+def ids(users, member, plan_id, db) -> dict:
+    refresh = "refresh-" + uuid.uuid4().hex
+    db.execute(
+        "insert into refresh_tokens (usuario_id, token_hash, familia, expira_em) "
+        "values (%s, %s, %s, %s)",
+        (users["analista"], sha256_hex(refresh), uuid.uuid4(), datetime.now(UTC) + timedelta(1)),
+    )
+    device = db.execute(
+        "insert into dispositivos (nome, chave_prefixo, chave_hash) "
+        "values ('catraca-velha', 'gpk_old', %s) returning id",
+        (sha256_hex(uuid.uuid4().hex),),
+    ).fetchone()[0]
+    return {
+        "usuario": users["recepcao"],
+        "aluno": member,
+        "plano": plan_id,
+        "dispositivo": device,
+        "job": uuid.uuid4(),
+        "refresh": refresh,
+    }
+
+
+def _request(method: str, path: str, ids: dict) -> dict:
+    """A valid-ish request for the route: real ids in the path and a body it accepts."""
+    url = path.format(
+        usuario_id=ids["usuario"],
+        aluno_id=ids["aluno"],
+        plano_id=ids["plano"],
+        dispositivo_id=ids["dispositivo"],
+        job_id=ids["job"],
+    )
+    member = {"nome": "Nova Pessoa", "email": f"{uuid.uuid4().hex}@example.com"}
+    plan = {"nome": f"Plano {uuid.uuid4().hex[:6]}", "valor_mensal": "99.90", "duracao_meses": 12}
+    bodies = {
+        ("POST", "/auth/token"): {"data": {"username": "recepcao.teste", "password": PASSWORD}},
+        ("POST", "/auth/refresh"): {"json": {"refresh_token": ids["refresh"]}},
+        ("POST", "/auth/usuarios"): {
+            "json": {"username": "novo.usuario", "password": "x" * 12, "role": "recepcao"}
+        },
+        ("PATCH", "/auth/usuarios/{usuario_id}"): {"json": {"nome": "Recepção"}},
+        ("POST", "/aluno/registro"): {"json": {**member, "plano_id": ids["plano"]}},
+        ("PUT", "/aluno/{aluno_id}"): {"json": {**member, "plano_id": ids["plano"]}},
+        ("PATCH", "/aluno/{aluno_id}/desativar"): {"json": {"motivo": "teste"}},
+        ("POST", "/aluno/checkin"): {"json": {"aluno_id": ids["aluno"]}},
+        ("POST", "/aluno/checkin/lote"): {"json": {"checkins": [{"aluno_id": ids["aluno"]}]}},
+        ("POST", "/planos"): {"json": plan},
+        ("PUT", "/planos/{plano_id}"): {"json": plan},
+        ("POST", "/admin/dispositivos"): {"json": {"nome": f"catraca-{uuid.uuid4().hex[:6]}"}},
+        ("POST", "/admin/atualizar-modelo"): {"json": {}},
+    }
+    return {"method": method, "url": url, **bodies.get((method, path), {})}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("method, path", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route_answers_each_caller_by_its_role(client, headers, ids, method, path, caller):
+    assert (method, path) in ALLOWED, f"{method} {path} has no entry in ALLOWED"
+    allowed = ALLOWED[(method, path)]
+
+    response = client.request(**_request(method, path, ids), headers=headers[caller])
+
+    if caller in allowed:
+        assert response.status_code not in (401, 403), response.text
+        assert response.status_code < 500, response.text
+    elif caller == "none":
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["detail"] == f"role '{caller}' may not do this"
