@@ -425,3 +425,9 @@ def test_api_command_in_production_with_the_default_secret_exits_2_with_a_messag
     assert result.returncode == 2
     assert "JWT_SECRET" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_login_ignores_username_case_like_uniqueness_does(client, users):
+    response = _login(client, "Analista.TESTE")
+    assert response.status_code == 200
+    assert response.json()["role"] == "analista"
