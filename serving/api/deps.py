@@ -5,15 +5,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
+from psycopg_pool import PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving.cache import Cache
 from serving.config import Settings
-from serving.db.tables import Dispositivo
+from serving.members import DatabaseUnavailable, MemberDirectory
 from serving.messaging.publisher import Publisher
 from serving.security import InvalidToken, decode_access_token, sha256_hex
 
@@ -24,7 +24,8 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 KIOSK_KEY_CACHE_SECONDS = 5.0
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are `async def` even when trivial: a plain `def` costs a thread hop per request.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -33,18 +34,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     return request.app.state.cache
+
+
+async def get_members(request: Request) -> MemberDirectory:
+    return request.app.state.members
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
+MembersDep = Annotated[MemberDirectory, Depends(get_members)]
 
 
 @dataclass(frozen=True)
@@ -67,24 +73,19 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-async def _lookup_kiosk(session: AsyncSession, key_hash: str) -> Principal | None:
-    device = (
-        await session.execute(
-            select(Dispositivo.id, Dispositivo.nome).where(
-                Dispositivo.chave_hash == key_hash, Dispositivo.revogado_em.is_(None)
+async def _lookup_kiosk(pool, key_hash: str) -> Principal | None:
+    async with pool.connection(timeout=2) as conn:
+        row = await (
+            await conn.execute(
+                "update dispositivos set ultimo_uso_em = now() "
+                "where chave_hash = %s and revogado_em is null returning id, nome",
+                (key_hash,),
             )
-        )
-    ).first()
-    if device is None:
-        return None
-    await session.execute(
-        update(Dispositivo).where(Dispositivo.id == device.id).values(ultimo_uso_em=func.now())
-    )
-    await session.commit()
-    return Principal(role="kiosk", name=device.nome, device_id=device.id)
+        ).fetchone()
+    return Principal(role="kiosk", name=row[1], device_id=row[0]) if row else None
 
 
-async def _kiosk_principal(request: Request, session: AsyncSession, key: str) -> Principal:
+async def _kiosk_principal(request: Request, key: str) -> Principal:
     key_hash = sha256_hex(key)
     known: dict[str, tuple[float, Principal | None]] = request.app.state.kiosk_keys
     cached = known.get(key_hash)
@@ -93,10 +94,10 @@ async def _kiosk_principal(request: Request, session: AsyncSession, key: str) ->
         principal = cached[1]
     else:
         try:
-            principal = await _lookup_kiosk(session, key_hash)
-        except OperationalError:
+            principal = await _lookup_kiosk(request.app.state.pg, key_hash)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             if cached is None:
-                raise
+                raise DatabaseUnavailable(str(exc)) from exc
             # PostgreSQL is down: a key we knew a moment ago keeps the door working.
             principal = cached[1]
         else:
@@ -112,7 +113,6 @@ def require(*roles: str, kiosk: bool = False) -> Callable:
     async def dependency(
         request: Request,
         settings: SettingsDep,
-        session: SessionDep,
         token: Annotated[str | None, Depends(oauth2_scheme)],
         api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> Principal:
@@ -123,7 +123,7 @@ def require(*roles: str, kiosk: bool = False) -> Callable:
                 raise _unauthorized("invalid or expired token") from exc
             principal = Principal(role=claims.role, name=claims.username, user_id=claims.user_id)
         elif api_key:
-            principal = await _kiosk_principal(request, session, api_key)
+            principal = await _kiosk_principal(request, api_key)
         else:
             raise _unauthorized("not authenticated")
         allowed = principal.role in roles or (kiosk and principal.is_kiosk)

@@ -1,17 +1,20 @@
 """The FastAPI application: `gympulse api` serves `create_app()`."""
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serving.api.routes import alunos, auth, checkins, churn, dispositivos, jobs, planos, status
 from serving.cache import Cache
 from serving.config import Settings, get_settings
-from serving.db.engine import async_sessions, make_async_engine
+from serving.db.engine import async_sessions, libpq_url, make_async_engine
+from serving.members import DatabaseUnavailable, MemberDirectory
 from serving.messaging.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,23 @@ async def lifespan(app: FastAPI):
     app.state.sessions = async_sessions(engine)
     app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
     app.state.kiosk_keys = {}
+    # The check-in path talks to PostgreSQL through this small pool, without the ORM.
+    app.state.pg = AsyncConnectionPool(
+        libpq_url(settings.database_url),
+        min_size=1,
+        max_size=4,
+        open=False,
+        kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection,
+    )
+    await app.state.pg.open(wait=False)
+    app.state.members = MemberDirectory(app.state.pg, settings.redis_url, app.state.cache.client)
+    await app.state.members.start()
+    # Long-lived startup objects leave the collector's view, and young collections run less
+    # often: fewer pauses under load, which is where the p99 of a check-in comes from.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
     publisher = Publisher(
         settings.rabbitmq_url,
         timeout=settings.publish_timeout_seconds,
@@ -46,6 +66,8 @@ async def lifespan(app: FastAPI):
         # Start anyway: check-ins answer 503 until the broker is back, everything else works.
         log.warning("RabbitMQ unreachable at startup (%r); will retry on first publish", exc)
     yield
+    await app.state.members.stop()
+    await app.state.pg.close()
     await publisher.close()
     await app.state.cache.close()
     await engine.dispose()
@@ -75,6 +97,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         log.exception("database error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def directory_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "database unavailable, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, _exc: Exception) -> JSONResponse:

@@ -5,10 +5,16 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.config import get_settings
+
+
+def libpq_url(database_url: str) -> str:
+    """SQLAlchemy URL (postgresql+psycopg://) to a plain libpq one, for psycopg directly."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @lru_cache
@@ -17,8 +23,10 @@ def sync_engine(url: str | None = None) -> Engine:
 
 
 def make_async_engine(url: str | None = None) -> AsyncEngine:
+    # A pool big enough for the concurrency it sees: overflow connections are closed on return,
+    # and opening one per request costs more than the query.
     return create_async_engine(
-        url or get_settings().database_url, pool_pre_ping=True, pool_size=10, max_overflow=10
+        url or get_settings().database_url, pool_pre_ping=True, pool_size=20, max_overflow=5
     )
 
 

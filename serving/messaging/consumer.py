@@ -16,34 +16,33 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+import orjson
 import pika
 import psycopg
 import redis
 from pika.exceptions import AMQPConnectionError, AMQPError
-from sqlalchemy.engine import make_url
 
 from serving.cache import invalidate_members_sync
 from serving.config import Settings
+from serving.db.engine import libpq_url
 from serving.messaging import topology
 from serving.messaging.events import CheckinEvent, PoisonMessage, decode_checkins
 
 log = logging.getLogger(__name__)
 
+# Events go to PostgreSQL as one JSON document per batch: the server parses it, so Python does
+# no per-event adaptation (the messages were validated already).
 INSERT_SQL = """
 insert into checkins (checkin_id, aluno_id, tipo, ocorrido_em, dispositivo, origem, aceito_em)
-select * from unnest(
-    %s::uuid[], %s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-    %s::timestamptz[]
+select e.checkin_id, e.aluno_id, e.tipo, e.ocorrido_em, e.dispositivo, e.origem, e.aceito_em
+from jsonb_to_recordset(%s::jsonb) as e(
+    checkin_id uuid, aluno_id bigint, tipo text, ocorrido_em timestamptz, dispositivo text,
+    origem text, aceito_em timestamptz
 )
 on conflict (checkin_id) do nothing
 returning aluno_id
 """
 MAX_BACKOFF_SECONDS = 10.0
-
-
-def libpq_url(database_url: str) -> str:
-    """SQLAlchemy URL (postgresql+psycopg://) to a plain libpq one."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass
@@ -65,17 +64,9 @@ class Pending:
 
 def write_events(conn: psycopg.Connection, events: list[CheckinEvent]) -> set[int]:
     """Insert events, ignoring ones already stored. Returns the members that got new rows."""
-    columns = (
-        [e.checkin_id for e in events],
-        [e.aluno_id for e in events],
-        [e.tipo for e in events],
-        [e.ocorrido_em for e in events],
-        [e.dispositivo for e in events],
-        [e.origem for e in events],
-        [e.aceito_em for e in events],
-    )
+    document = orjson.dumps([event.model_dump(mode="json") for event in events])
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(INSERT_SQL, columns)
+        cur.execute(INSERT_SQL, (document.decode(),))
         return {row[0] for row in cur.fetchall()}
 
 

@@ -3,7 +3,6 @@ database `gympulse_test`, RabbitMQ vhost `gympulse_test`, Redis database 15."""
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pika
 import psycopg
 import pytest
@@ -37,8 +35,10 @@ for name in ("GYMPULSE_ADMIN_USERNAME", "GYMPULSE_ADMIN_PASSWORD", "GYMPULSE_ADM
     os.environ.pop(name, None)
 
 from serving.config import get_settings  # noqa: E402
+from serving.db.engine import libpq_url  # noqa: E402
 from serving.db.migrate import drop_database, upgrade  # noqa: E402
 from serving.messaging import topology  # noqa: E402
+from serving.messaging.vhosts import recreate_vhost  # noqa: E402
 from serving.security import create_access_token, hash_password  # noqa: E402
 from serving.tests import services  # noqa: E402
 
@@ -49,27 +49,6 @@ APP_TABLES = (
 PASSWORD = "correct-horse-battery"
 
 
-def _create_vhost() -> None:
-    if shutil.which("rabbitmqctl"):
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", TEST_VHOST], capture_output=True)
-        subprocess.run(
-            ["rabbitmqctl", "-q", "add_vhost", TEST_VHOST], check=True, capture_output=True
-        )
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
-            check=True,
-            capture_output=True,
-        )
-        return
-    api = httpx.Client(base_url="http://127.0.0.1:15672/api", auth=("guest", "guest"))
-    api.delete(f"/vhosts/{TEST_VHOST}")
-    api.put(f"/vhosts/{TEST_VHOST}").raise_for_status()
-    api.put(
-        f"/permissions/{TEST_VHOST}/guest",
-        json={"configure": ".*", "write": ".*", "read": ".*"},
-    ).raise_for_status()
-
-
 @pytest.fixture(scope="session")
 def settings():
     services.ensure_all()
@@ -77,7 +56,7 @@ def settings():
     settings = get_settings()
     drop_database(settings.database_url)
     upgrade(settings.database_url)
-    _create_vhost()
+    recreate_vhost(TEST_VHOST)
     redis.Redis.from_url(settings.redis_url).flushdb()
     return settings
 
@@ -86,7 +65,7 @@ def settings():
 def db(settings) -> Iterator[psycopg.Connection]:
     """A plain connection to the test database, tables emptied before each test."""
     services.ensure_all()
-    with psycopg.connect(services.libpq(settings.database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(settings.database_url), autocommit=True) as conn:
         conn.execute(f"truncate {APP_TABLES} restart identity cascade")
         yield conn
 

@@ -4,12 +4,6 @@ import socket
 import subprocess
 import time
 
-from sqlalchemy.engine import make_url
-
-
-def libpq(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 def port_open(port: int) -> bool:
     with socket.socket() as sock:

@@ -112,7 +112,11 @@ def test_broker_outage_answers_503_fast_and_loses_nothing_accepted(
     assert slowest_refusal < 3.5  # publish timeout (2 s) + 1 s, not a hang
     assert len(accepted) >= 150
     # A 503 promises nothing either way (the kiosk retries with the same id); a 202 is a promise.
-    assert wait_until(lambda: set(accepted) <= set(_stored_ids(db)), timeout=60)
+    landed = wait_until(lambda: set(accepted) <= set(_stored_ids(db)), timeout=60)
+    missing = set(accepted) - set(_stored_ids(db))
+    assert landed, (
+        f"{len(missing)} accepted check-ins missing; worker log:\n{worker.stop()[-3000:]}"
+    )
     assert set(_stored_ids(db)) <= set(sent)
 
 
@@ -159,8 +163,9 @@ def services_connection():
     import psycopg
 
     from serving.config import get_settings
+    from serving.db.engine import libpq_url
 
-    return psycopg.connect(services.libpq(get_settings().database_url), autocommit=True)
+    return psycopg.connect(libpq_url(get_settings().database_url), autocommit=True)
 
 
 def test_redis_outage_reads_still_answer_and_status_says_degraded(client, headers, member):

@@ -5,7 +5,15 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from serving.api.deps import CacheDep, FrontDeskDep, Principal, SessionDep, SettingsDep, StaffDep
+from serving.api.deps import (
+    CacheDep,
+    FrontDeskDep,
+    MembersDep,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    StaffDep,
+)
 from serving.api.schemas import (
     NO_NUL,
     AlunoCreate,
@@ -179,7 +187,7 @@ async def update_member(
 
 
 async def _change_status(
-    session, cache, aluno_id: int, ativo: bool, body: StatusChange | None, who: Principal
+    session, cache, members, aluno_id: int, ativo: bool, body: StatusChange | None, who: Principal
 ) -> AlunoDetail:
     aluno = await member_or_404(session, aluno_id, lock=True)
     if aluno.ativo == ativo:
@@ -198,6 +206,7 @@ async def _change_status(
         )
     )
     await session.commit()
+    await members.announce(aluno_id)
     await cache.invalidate_member(aluno_id)
     return await _detail(session, aluno)
 
@@ -211,11 +220,12 @@ async def activate_member(
     aluno_id: AlunoId,
     session: SessionDep,
     cache: CacheDep,
+    members: MembersDep,
     who: FrontDeskDep,
     body: StatusChange | None = None,
 ) -> AlunoDetail:
     """Reactivate a member (admin, recepcao); appends to the status history."""
-    return await _change_status(session, cache, aluno_id, True, body, who)
+    return await _change_status(session, cache, members, aluno_id, True, body, who)
 
 
 @router.patch(
@@ -227,11 +237,12 @@ async def deactivate_member(
     aluno_id: AlunoId,
     session: SessionDep,
     cache: CacheDep,
+    members: MembersDep,
     who: FrontDeskDep,
     body: StatusChange | None = None,
 ) -> AlunoDetail:
     """Deactivate (cancel) a member (admin, recepcao); this date is the churn event."""
-    return await _change_status(session, cache, aluno_id, False, body, who)
+    return await _change_status(session, cache, members, aluno_id, False, body, who)
 
 
 @router.get(

@@ -4,10 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
-from serving.api.deps import CheckinWriterDep, Principal, PublisherDep, SessionDep, SettingsDep
+from serving.api.deps import CheckinWriterDep, MembersDep, Principal, PublisherDep, SettingsDep
 from serving.api.schemas import (
     BadInput,
     BatchRefused,
@@ -19,7 +17,7 @@ from serving.api.schemas import (
     ValidationErrors,
 )
 from serving.config import Settings
-from serving.db.tables import Aluno
+from serving.members import DatabaseUnavailable, MemberDirectory
 from serving.messaging.events import CheckinEvent, encode_checkins
 from serving.messaging.publisher import PublishFailed
 from serving.messaging.topology import CHECKIN_QUEUE
@@ -54,18 +52,17 @@ def _event(item: CheckinIn, who: Principal, settings: Settings, now: datetime) -
     )
 
 
-async def _member_states(session, ids: set[int]) -> dict[int, bool] | None:
+async def _member_states(members: MemberDirectory, ids: set[int]) -> dict[int, bool] | None:
     """Active flag per known member; None when PostgreSQL cannot be asked.
 
     The door must keep working through a database outage: events are then accepted unchecked,
     and the consumer parks those of unknown members in the dead-letter queue when it can write.
     """
     try:
-        rows = await session.execute(select(Aluno.id, Aluno.ativo).where(Aluno.id.in_(ids)))
-    except OperationalError as exc:
+        return await members.states(ids)
+    except DatabaseUnavailable as exc:
         log.warning("accepting %d check-in(s) unchecked, PostgreSQL unavailable: %s", len(ids), exc)
         return None
-    return {row.id: row.ativo for row in rows}
 
 
 @router.post(
@@ -81,7 +78,7 @@ async def _member_states(session, ids: set[int]) -> dict[int, bool] | None:
 )
 async def post_checkin(
     body: CheckinIn,
-    session: SessionDep,
+    members: MembersDep,
     publisher: PublisherDep,
     settings: SettingsDep,
     who: CheckinWriterDep,
@@ -94,8 +91,7 @@ async def post_checkin(
         event = _event(body, who, settings, now)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
-    states = await _member_states(session, {body.aluno_id})
-    await session.close()
+    states = await _member_states(members, {body.aluno_id})
     if states is not None and body.aluno_id not in states:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {body.aluno_id} not found")
     if states is not None and not states[body.aluno_id]:
@@ -130,7 +126,7 @@ async def post_checkin(
 )
 async def post_checkin_batch(
     body: CheckinBatchIn,
-    session: SessionDep,
+    members: MembersDep,
     publisher: PublisherDep,
     settings: SettingsDep,
     who: CheckinWriterDep,
@@ -148,8 +144,7 @@ async def post_checkin_batch(
             invalid.append({"index": index, "aluno_id": item.aluno_id, "erro": str(exc)})
     if invalid:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=invalid)
-    states = await _member_states(session, {e.aluno_id for e in events})
-    await session.close()
+    states = await _member_states(members, {e.aluno_id for e in events})
     if states is None:
         states = {e.aluno_id: True for e in events}
     unknown = [
