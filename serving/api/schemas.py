@@ -249,7 +249,7 @@ class AlunoPublic(BaseModel):
     id: int
     aluno_ref: str | None
     nome: str
-    email: str
+    email: str | None = Field(description="May be empty for members imported from another system.")
     telefone: str | None
     data_nascimento: date | None
     plano_id: int

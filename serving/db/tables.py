@@ -60,7 +60,7 @@ class Aluno(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     aluno_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     nome: Mapped[str] = mapped_column(String(200), nullable=False)
-    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(320))
     telefone: Mapped[str | None] = mapped_column(String(40))
     data_nascimento: Mapped[date | None] = mapped_column(Date)
     plano_id: Mapped[int] = mapped_column(ForeignKey("planos.id"), nullable=False)
@@ -90,7 +90,10 @@ class AlunoStatus(Base):
     registrado_por: Mapped[str | None] = mapped_column(String(120))
     registrado_em: Mapped[datetime] = _now_column()
 
-    __table_args__ = (Index("ix_status_aluno_tempo", "aluno_id", "ocorrido_em"),)
+    __table_args__ = (
+        Index("ix_status_aluno_tempo", "aluno_id", "ocorrido_em"),
+        Index("uq_status_aluno_tempo_estado", "aluno_id", "ocorrido_em", "ativo", unique=True),
+    )
 
 
 class Checkin(Base):

@@ -91,7 +91,7 @@ def test_status_reports_every_dependency_and_queue(client, headers, worker):
     body = client.get("/status", headers=headers["analista"]).json()
     assert body["postgres"]["status"] == "ok"
     assert body["redis"]["status"] == "ok"
-    assert body["migracao"] == "0001"
+    assert body["migracao"] == "0002"
     assert {q["fila"] for q in body["filas"]} == {
         "checkin_queue",
         "daily_report_queue",

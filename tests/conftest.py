@@ -1,0 +1,3 @@
+"""Cross-component tests share the serving fixtures: same test database, vhost and Redis db."""
+
+from serving.tests.conftest import *  # noqa: F403
