@@ -48,6 +48,7 @@ test-fast: install services
 bench: install services
 	@$(PY) -m bench.checkin_throughput
 	@$(PY) -m bench.bulk_throughput
+	@$(PY) -m bench.import_throughput
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache var

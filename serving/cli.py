@@ -1,7 +1,9 @@
 """The `gympulse` command line."""
 
+import datetime
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,10 +13,20 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 devices_app = typer.Typer(help="Kiosk devices and their API keys.", no_args_is_help=True)
 worker_app = typer.Typer(help="Queue consumers.", no_args_is_help=True)
+dbt_app = typer.Typer(
+    help="The dbt warehouse (dbt/): staging, visits, marts, features.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
 app.add_typer(worker_app, name="worker")
+app.add_typer(dbt_app, name="dbt")
+simulate_app = typer.Typer(
+    help="Simulated gym data: `gympulse simulate --members N --months M` loads a whole gym's "
+    "history; `gympulse simulate student ...` creates one member with a chosen profile.",
+    invoke_without_command=True,
+)
+app.add_typer(simulate_app, name="simulate")
 
 
 def _settings():
@@ -144,8 +156,8 @@ def create_device(name: str, local: str | None = None) -> None:
 
 @app.command("demo")
 def demo(
-    members: Annotated[int, typer.Option(help="Members to seed")] = 40,
-    checkins: Annotated[int, typer.Option(help="Check-ins to post through the API")] = 400,
+    members: Annotated[int, typer.Option(help="Members of the simulated gym")] = 500,
+    checkins: Annotated[int, typer.Option(help="Today's check-ins to post as a kiosk")] = 400,
     port: int = 8000,
     serve: Annotated[bool, typer.Option(help="Keep API and consumer running at the end")] = True,
 ) -> None:
@@ -157,6 +169,203 @@ def demo(
     raise typer.Exit(
         run_demo(_settings(), members=members, checkins=checkins, port=port, serve=serve)
     )
+
+
+@simulate_app.callback()
+def simulate(
+    ctx: typer.Context,
+    members: Annotated[int, typer.Option(min=1, help="Members who join over the period")] = 500,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months of history")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same CSV files")] = 42,
+    replay_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=30,
+            help="Post the last D days of check-ins through the live API (needs `gympulse api` "
+            "and `gympulse worker checkins` running) instead of importing them",
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the CSV files (default: a temp dir)")
+    ] = None,
+    generate_only: Annotated[
+        bool, typer.Option(help="Write the CSV files without importing them")
+    ] = False,
+) -> None:
+    """Simulate a gym (members joining, engagement, cancellations) and load it through the
+    history import; see docs/simulator.md for the behavioural model."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _logging()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = _settings()
+    if generate_only:
+        import tempfile
+
+        from serving.simulator import generate
+
+        folder = out or Path(tempfile.mkdtemp(prefix="gympulse-sim-"))
+        summary, _ = generate(
+            folder, members=members, months=months, seed=seed, tz=settings.gym_timezone
+        )
+        typer.echo(
+            f"{summary.members} members ({summary.cancelled} cancelled), "
+            f"{summary.checkin_rows} check-in rows in {summary.seconds:.1f} s -> {folder}"
+        )
+        return
+    from serving.simulator import simulate_gym
+
+    try:
+        result = simulate_gym(
+            members=members,
+            months=months,
+            seed=seed,
+            replay_days=replay_days,
+            out_dir=out,
+            log=typer.echo,
+        )
+    except ImportError as exc:
+        typer.secho(f"history import unavailable: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    except RuntimeError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    total = result.summary.seconds + result.import_seconds + result.replay_seconds
+    typer.echo(f"done in {total:.1f} s")
+    if replay_days and result.replay_stored != result.replay_accepted:
+        raise typer.Exit(1)
+
+
+@simulate_app.command("student")
+def simulate_student(
+    plano: Annotated[str, typer.Option(help="Name of an active plan")] = "Mensal",
+    visitas_semana: Annotated[float, typer.Option(help="Visits per week")] = 2.0,
+    duracao: Annotated[float, typer.Option(help="Average visit duration, minutes")] = 50.0,
+    dias_desde_ultima: Annotated[int, typer.Option(help="Days since the last visit")] = 7,
+    semanas: Annotated[int, typer.Option(help="Weeks of history")] = 16,
+    nome: str | None = None,
+    email: str | None = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for visit times")] = None,
+) -> None:
+    """Create one member with this profile; its history is in PostgreSQL when this returns."""
+    from serving.simulator import StudentError, StudentProfile, create_synthetic_student
+
+    _settings()
+    profile = StudentProfile(
+        plano=plano,
+        visitas_semana=visitas_semana,
+        duracao=duracao,
+        dias_desde_ultima=dias_desde_ultima,
+        semanas=semanas,
+        nome=nome,
+        email=email,
+    )
+    try:
+        aluno_id, written = create_synthetic_student(profile, seed=seed)
+    except (StudentError, ValueError) as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"member {aluno_id} created with {written} check-ins")
+    typer.echo(f"score it: GET /aluno/{aluno_id}/risco-churn")
+
+
+@app.command("import")
+def import_command(
+    planos: Annotated[
+        Path | None, typer.Option(help="CSV: nome, valor_mensal, duracao_meses")
+    ] = None,
+    alunos: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV: aluno_ref, nome, email, telefone, data_nascimento, plano, "
+            "data_matricula, data_cancelamento"
+        ),
+    ] = None,
+    checkins: Annotated[Path | None, typer.Option(help="CSV: aluno_ref, entrada, saida")] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Where to write rejected rows [default: var/import-rejects-<time>.csv]"),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Import a gym's history from another system (idempotent: running it twice adds nothing).
+    Rejected rows are reported with file, line and reason while the valid ones load."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from serving.history_import import HistoryImportError, import_history, write_rejects
+
+    if planos is None and alunos is None and checkins is None:
+        typer.secho(
+            "nothing to import: pass --planos, --alunos and/or --checkins", fg="red", err=True
+        )
+        raise typer.Exit(2)
+    _settings()
+    try:
+        report = import_history(planos, alunos, checkins, progress=progress)
+    except HistoryImportError as exc:
+        typer.secho(f"import refused: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except psycopg.Error as exc:
+        typer.secho(f"import failed, database error: {exc}".strip(), fg="red", err=True)
+        raise typer.Exit(1) from None
+    for rep in report.files:
+        typer.echo(
+            f"{rep.file}: {rep.read:,} rows read, {rep.rejected:,} rejected; "
+            f"{rep.inserted:,} {rep.unit} inserted, {rep.already_present:,} already present"
+        )
+    if report.alunos is not None:
+        typer.echo(
+            f"status history: {report.status_inserted:,} rows inserted; "
+            f"{report.members_updated:,} members updated"
+        )
+    if report.rejects:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = write_rejects(report.rejects, rejects or Path("var") / f"import-rejects-{stamp}.csv")
+        shown = report.rejects[:20]
+        rows = "row" if len(report.rejects) == 1 else "rows"
+        typer.secho(
+            f"{len(report.rejects):,} {rows} rejected (all of them in {path}):", fg="yellow"
+        )
+        for reject in shown:
+            typer.echo(f"  {reject.file}:{reject.line}: {reject.reason}")
+        if len(report.rejects) > len(shown):
+            typer.echo(f"  ... and {len(report.rejects) - len(shown):,} more")
+    typer.echo(f"done in {report.seconds:.1f}s")
+
+
+@dbt_app.command("build")
+def dbt_build(
+    as_of: Annotated[
+        datetime.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Scoring date of churn_features (default: today in the gym's time zone)",
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
+    ] = False,
+    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection")] = None,
+) -> None:
+    """Run `dbt build` (models, unit tests, data tests) against DATABASE_URL's database.
+    The target schema comes from DBT_SCHEMA (default analytics)."""
+    from serving.warehouse import dbt_build as run_dbt_build
+
+    settings = _settings()
+    result = run_dbt_build(
+        settings.database_url,
+        as_of=as_of.date() if as_of is not None else None,
+        full_refresh=full_refresh,
+        select=select,
+    )
+    if not result.success:
+        detail = f": {result.exception}" if result.exception is not None else ""
+        typer.secho(f"dbt build failed{detail}", fg="red", err=True)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

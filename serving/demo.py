@@ -1,8 +1,10 @@
 """`gympulse demo` (what `make demo` runs): a gym on a fresh machine, end to end.
 
 Migrates, creates the admin from the environment, starts the API and the check-in consumer,
-registers plans, members and a kiosk through the API, posts check-ins as the kiosk, waits until
-every accepted check-in is in PostgreSQL, shows one member's attendance, then keeps serving.
+simulates a gym's year (imported through the history import, its last days replayed through the
+API and the queue), registers members and a kiosk through the API and posts today's check-ins
+as the kiosk, waits until every accepted check-in is in PostgreSQL, builds the warehouse (dbt:
+visits, attendance, cohorts, churn features), shows what it built, then keeps serving.
 """
 
 import os
@@ -13,59 +15,24 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from serving.config import Settings
 from serving.db.engine import session_scope
 from serving.db.migrate import upgrade
 from serving.db.tables import Checkin
+from serving.simulator import FIRST, LAST
 from serving.users import upsert_admin
 
 console = Console()
-PLANS = [
-    {"nome": "Mensal", "valor_mensal": "129.90", "duracao_meses": 1},
-    {"nome": "Trimestral", "valor_mensal": "109.90", "duracao_meses": 3},
-    {"nome": "Anual", "valor_mensal": "89.90", "duracao_meses": 12},
-]
-FIRST = [
-    "Ana",
-    "Bruno",
-    "Carla",
-    "Diego",
-    "Elisa",
-    "Fábio",
-    "Gabriela",
-    "Heitor",
-    "Isabela",
-    "João",
-    "Karina",
-    "Lucas",
-    "Marina",
-    "Nicolas",
-    "Olívia",
-    "Pedro",
-    "Renata",
-    "Sérgio",
-    "Tatiane",
-    "Vitor",
-]
-LAST = [
-    "Silva",
-    "Souza",
-    "Oliveira",
-    "Santos",
-    "Pereira",
-    "Lima",
-    "Costa",
-    "Ferreira",
-    "Almeida",
-    "Ribeiro",
-]
+REPLAY_DAYS = 3
+WALK_INS = 10
 
 
 def _spawn(args: list[str], log_name: str) -> subprocess.Popen:
@@ -97,14 +64,7 @@ def _admin_credentials(settings: Settings) -> tuple[str, str, bool]:
 
 
 def _seed(client: httpx.Client, members: int, rng: random.Random) -> list[int]:
-    existing = {p["nome"]: p["id"] for p in client.get("/planos").raise_for_status().json()}
-    plan_ids = []
-    for plan in PLANS:
-        if plan["nome"] not in existing:
-            existing[plan["nome"]] = (
-                client.post("/planos", json=plan).raise_for_status().json()["id"]
-            )
-        plan_ids.append(existing[plan["nome"]])
+    plan_ids = [plan["id"] for plan in client.get("/planos").raise_for_status().json()]
     ids = []
     for i in range(members):
         email = f"demo.aluno{i:04d}@gympulse.dev"
@@ -122,14 +82,27 @@ def _seed(client: httpx.Client, members: int, rng: random.Random) -> list[int]:
     return ids
 
 
-def _visits(member_ids: list[int], checkins: int, rng: random.Random) -> list[dict]:
-    """Entry/exit pairs over the last four weeks, at plausible hours."""
+def _active_members(client: httpx.Client) -> list[int]:
+    ids, page = [], 1
+    while True:
+        body = client.get("/alunos", params={"ativo": True, "page": page, "page_size": 200})
+        data = body.raise_for_status().json()["data"]
+        ids += [member["id"] for member in data]
+        if len(data) < 200:
+            return ids
+        page += 1
+
+
+def _todays_visits(member_ids: list[int], checkins: int, rng: random.Random) -> list[dict]:
+    """One visit today for each of some members: an entry since opening, an exit about an hour
+    later when that is already past."""
     now = datetime.now(UTC)
+    opening = now.replace(hour=9, minute=0, second=0, microsecond=0)  # 06:00 in São Paulo
+    if opening > now:
+        opening -= timedelta(days=1)
     events = []
-    while len(events) < checkins:
-        start = now - timedelta(days=rng.uniform(0.2, 27), hours=0)
-        start = start.replace(hour=rng.choice([9, 10, 11, 12, 20, 21, 22, 23]))
-        aluno = rng.choice(member_ids)
+    for aluno in rng.sample(member_ids, min(len(member_ids), checkins // 2 + 1)):
+        start = opening + (now - opening) * rng.random()
         events.append(
             {
                 "checkin_id": str(uuid.uuid4()),
@@ -138,7 +111,7 @@ def _visits(member_ids: list[int], checkins: int, rng: random.Random) -> list[di
                 "ocorrido_em": start.isoformat(),
             }
         )
-        end = start + timedelta(minutes=rng.gauss(65, 15))
+        end = start + timedelta(minutes=max(20, rng.gauss(62, 15)))
         if end < now:
             events.append(
                 {
@@ -156,6 +129,51 @@ def _stored(ids: list[str]) -> int:
         return session.scalar(
             select(func.count()).select_from(Checkin).where(Checkin.checkin_id.in_(ids))
         )
+
+
+def _simulate(settings: Settings, members: int, url: str) -> None:
+    from serving.simulator import simulate_gym
+
+    result = simulate_gym(
+        members=members,
+        months=12,
+        seed=42,
+        replay_days=REPLAY_DAYS,
+        database_url=settings.database_url,
+        api_url=url,
+        progress=True,
+        log=lambda line: console.print(f"  {line}"),
+    )
+    console.print(
+        f"✔ simulated gym: {result.summary.members} members over 12 months, "
+        f"{result.summary.cancelled} cancellations; last {REPLAY_DAYS} days replayed through "
+        f"the API ({result.replay_accepted} events accepted)"
+    )
+
+
+def _build_warehouse(settings: Settings) -> bool:
+    from serving.warehouse import dbt_build
+
+    with console.status("building the warehouse (dbt build: models, unit and data tests)"):
+        result = dbt_build(settings.database_url, quiet=True)
+    if not result.success:
+        console.print("[red]✘ dbt build failed: run `.venv/bin/gympulse dbt build` to see why")
+        return False
+    with session_scope() as session:
+        rows = session.execute(
+            text(
+                "select (select count(*) from analytics.int_visits where evento = 'visita'),"
+                " (select count(*) from analytics.churn_features),"
+                " (select count(*) from analytics.churn_features where is_scoring_row),"
+                " (select avg(churn_30d) from analytics.churn_features where churn_30d is not null)"
+            )
+        ).one()
+    console.print(
+        f"✔ warehouse built: {rows[0]:,} visits; churn_features {rows[1]:,} rows "
+        f"({rows[2]:,} members to score today; {float(rows[3] or 0):.1%} of labelled rows churn "
+        "within 30 days)"
+    )
+    return True
 
 
 def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serve: bool) -> int:
@@ -177,42 +195,52 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
     try:
         _wait_healthy(url, children[0])
         console.print(f"✔ API up at {url}; check-in consumer running")
+        _simulate(settings, members, url)
         token = httpx.post(f"{url}/auth/token", data={"username": username, "password": password})
         token.raise_for_status()
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
-            member_ids = _seed(admin, members, rng)
-            console.print(f"✔ {len(PLANS)} plans and {len(member_ids)} members registered")
+            member_ids = _seed(admin, WALK_INS, rng)
+            console.print(f"✔ {len(member_ids)} walk-in members registered at the front desk")
+            active = _active_members(admin)
             kiosk = admin.post(
                 "/admin/dispositivos",
                 json={"nome": f"demo-kiosk-{uuid.uuid4().hex[:6]}", "local": "Entrada"},
             )
             key = kiosk.raise_for_status().json()["api_key"]
-        events = _visits(member_ids, checkins, rng)
+        events = _todays_visits(active, checkins, rng)
         accepted = []
+        refused: Counter[str] = Counter()
         with (
             httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=10) as kiosk_client,
             Progress(console=console) as progress,
         ):
-            task = progress.add_task("posting check-ins as the kiosk", total=len(events))
+            task = progress.add_task("posting today's check-ins as the kiosk", total=len(events))
             for event in events:
                 response = kiosk_client.post("/aluno/checkin", json=event)
                 if response.status_code == 202:
                     accepted.append(event["checkin_id"])
+                else:
+                    refused[f"{response.status_code} {response.json().get('detail')}"] += 1
                 progress.advance(task)
         deadline = time.monotonic() + 60
         while (stored := _stored(accepted)) < len(accepted) and time.monotonic() < deadline:
             time.sleep(0.5)
         console.print(f"✔ {len(accepted)} check-ins accepted (202), {stored} in PostgreSQL")
+        for reason, count in refused.items():
+            console.print(f"  {count} refused: {reason}")
         if stored != len(accepted):
             console.print("[red]✘ some accepted check-ins did not land: see var/log/worker.log")
             return 1
         with httpx.Client(base_url=url, headers=headers) as admin:
-            freq = admin.get(f"/aluno/{member_ids[0]}/frequencia").raise_for_status().json()
+            shown = events[0]["aluno_id"]
+            freq = admin.get(f"/aluno/{shown}/frequencia").raise_for_status().json()
         console.print(
-            f"  member {member_ids[0]}: {freq['total_visitas']} visits in 90 days, "
+            f"  member {shown}: {freq['total_visitas']} visits in 90 days, "
             f"{freq['frequencia_semanal']}/week, average {freq['duracao_media_minutos']} min"
         )
+        if not _build_warehouse(settings):
+            return 1
         console.rule("[bold green]running")
         console.print(f"API            {url}   (docs: {url}/docs)")
         console.print("Consumer       gympulse worker checkins (log: var/log/worker.log)")

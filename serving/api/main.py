@@ -10,7 +10,17 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from serving.api.routes import alunos, auth, checkins, churn, dispositivos, jobs, planos, status
+from serving.api.routes import (
+    alunos,
+    auth,
+    checkins,
+    churn,
+    dispositivos,
+    jobs,
+    planos,
+    sintetico,
+    status,
+)
 from serving.cache import Cache
 from serving.config import Settings, get_settings
 from serving.db.engine import async_sessions, libpq_url, make_async_engine
@@ -82,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for module in (auth, alunos, checkins, churn, planos, dispositivos, jobs, status):
+    for module in (auth, alunos, checkins, churn, planos, dispositivos, jobs, status, sintetico):
         app.include_router(module.router)
 
     @app.exception_handler(OperationalError)

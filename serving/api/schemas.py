@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
 )
 
+from serving.api import examples
+
 Role = Literal["admin", "analista", "recepcao"]
 # PostgreSQL text cannot hold NUL bytes: refuse them here (422), not in the database (500).
 NO_NUL = r"^[^\x00]*$"
@@ -101,6 +103,8 @@ class TokenPair(BaseModel):
 class RefreshRequest(Strict):
     refresh_token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.REFRESH]})
+
 
 class UsuarioCreate(Strict):
     username: Annotated[
@@ -141,9 +145,15 @@ class UsuarioUpdate(Strict):
             raise ValueError("may be omitted but not null")
         return value
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.USUARIO_UPDATE]}
+    )
+
 
 class UsuarioPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.USUARIO]}
+    )
 
     id: int
     username: str
@@ -189,9 +199,15 @@ class PlanoUpdate(Strict):
     descricao: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)] | None = None
     ativo: bool = True
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.PLANO_UPDATE]}
+    )
+
 
 class PlanoPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.PLANO]}
+    )
 
     id: int
     nome: str
@@ -238,13 +254,23 @@ class AlunoUpdate(Strict):
     telefone: Phone | None = None
     data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.ALUNO_UPDATE]}
+    )
+
 
 class StatusChange(Strict):
     motivo: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] | None = None
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.STATUS_CHANGE]}
+    )
+
 
 class AlunoPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.ALUNO]}
+    )
 
     id: int
     aluno_ref: str | None
@@ -270,6 +296,8 @@ class StatusPublic(BaseModel):
 class AlunoDetail(AlunoPublic):
     plano: PlanoPublic
     historico_status: list[StatusPublic]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ALUNO_DETAIL]})
 
 
 # --- check-ins ------------------------------------------------------------------------------
@@ -312,15 +340,23 @@ class CheckinAccepted(BaseModel):
     ocorrido_em: datetime
     status: Literal["aceito"] = "aceito"
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CHECKIN_ACCEPTED]})
+
 
 class CheckinBatchIn(Strict):
     checkins: list[CheckinIn] = Field(min_length=1, max_length=10_000)
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.CHECKIN_BATCH]}
+    )
 
 
 class CheckinBatchAccepted(BaseModel):
     aceitos: int
     checkin_ids: list[uuid.UUID]
     status: Literal["aceito"] = "aceito"
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CHECKIN_BATCH_ACCEPTED]})
 
 
 class VisitaOut(BaseModel):
@@ -349,6 +385,8 @@ class FrequenciaOut(BaseModel):
     page: int
     page_size: int
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.FREQUENCIA]})
+
 
 # --- churn ----------------------------------------------------------------------------------
 
@@ -369,10 +407,14 @@ class RiscoChurnOut(BaseModel):
     data_referencia: date
     calculado_em: datetime
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RISCO]})
+
 
 class RiscoItem(RiscoChurnOut):
     nome: str
     plano_id: int
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RISCO_ITEM]})
 
 
 # --- devices and jobs -----------------------------------------------------------------------
@@ -391,7 +433,9 @@ class DispositivoCreate(Strict):
 
 
 class DispositivoPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.DISPOSITIVO]}
+    )
 
     id: int
     nome: str
@@ -405,15 +449,21 @@ class DispositivoPublic(BaseModel):
 class DispositivoCreated(DispositivoPublic):
     api_key: str = Field(description="Shown once. Send it as the X-API-Key header.")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DISPOSITIVO_CREATED]})
+
 
 class AtualizarModeloIn(Strict):
     data_referencia: date | None = Field(
         default=None, description="Train as of this date (backtest); defaults to today."
     )
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.ATUALIZAR_MODELO]}
+    )
+
 
 class JobPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [examples.JOB]})
 
     id: uuid.UUID
     tipo: str
@@ -455,6 +505,8 @@ class StatusOut(BaseModel):
     filas: list[QueueDepth]
     migracao: str | None
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STATUS_OUT]})
+
 
 class CacheStatusOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
@@ -466,3 +518,80 @@ class CacheStatusOut(BaseModel):
     por_tipo: dict[str, dict[str, int]]
     ttl_segundos: dict[str, int]
     detalhe: str | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CACHE_STATUS]})
+
+
+# --- synthetic student (simulator) ----------------------------------------------------------
+
+
+class AlunoSinteticoIn(Strict):
+    """A member with a chosen attendance profile, to probe the churn model (the seed's
+    "aluno sintético"). Its history is written before the answer, so its risk can be scored at
+    once."""
+
+    plano: Annotated[
+        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
+    ] = Field(description="Name of an active plan, e.g. Mensal.")
+    visitas_semana: float = Field(gt=0, le=14, description="Average visits per week.")
+    duracao: float = Field(ge=10, le=300, description="Average visit duration in minutes.")
+    # Before dias_desde_ultima: its validator reads it.
+    semanas: int = Field(ge=1, le=156, description="Weeks of history (membership length).")
+    dias_desde_ultima: int = Field(
+        ge=0, le=1092, description="Days since the last visit (gym time); 0 = today."
+    )
+    nome: Name | None = None
+    email: EmailStr | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "plano": "Mensal",
+                    "visitas_semana": 2,
+                    "duracao": 50,
+                    "dias_desde_ultima": 12,
+                    "semanas": 16,
+                }
+            ]
+        },
+    )
+
+    @field_validator("dias_desde_ultima")
+    @classmethod
+    def _inside_history(cls, value: int, info) -> int:
+        semanas = info.data.get("semanas")
+        if semanas is not None and value >= semanas * 7:
+            raise ValueError("dias_desde_ultima must be shorter than the history (semanas * 7)")
+        return value
+
+
+class AlunoSinteticoOut(BaseModel):
+    aluno_id: int
+    aluno_ref: str
+    checkins: int = Field(description="Check-in events written (one entry and one exit a visit).")
+    visitas: int
+    ultima_visita: datetime | None
+    data_matricula: datetime
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "aluno_id": 812,
+                    "aluno_ref": "SINT-3f9a1c0b7e",
+                    "checkins": 58,
+                    "visitas": 29,
+                    "ultima_visita": "2026-11-17T15:00:06-03:00",
+                    "data_matricula": "2026-08-09T07:00:00-03:00",
+                }
+            ]
+        }
+    )
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.HEALTH]})

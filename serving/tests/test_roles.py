@@ -40,6 +40,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/aluno/checkin"): CHECKIN_WRITERS,
     ("POST", "/aluno/checkin/lote"): CHECKIN_WRITERS,
     ("GET", "/aluno/{aluno_id}/risco-churn"): STAFF,
+    ("POST", "/aluno/sintetico"): ADMIN,
     ("GET", "/alunos/risco"): READERS,
     ("GET", "/planos"): STAFF,
     ("GET", "/planos/{plano_id}"): STAFF,
@@ -120,6 +121,15 @@ def _request(method: str, path: str, ids: dict) -> dict:
         ("PATCH", "/aluno/{aluno_id}/desativar"): {"json": {"motivo": "teste"}},
         ("POST", "/aluno/checkin"): {"json": {"aluno_id": ids["aluno"]}},
         ("POST", "/aluno/checkin/lote"): {"json": {"checkins": [{"aluno_id": ids["aluno"]}]}},
+        ("POST", "/aluno/sintetico"): {
+            "json": {
+                "plano": "Mensal",
+                "visitas_semana": 2,
+                "duracao": 50,
+                "dias_desde_ultima": 12,
+                "semanas": 16,
+            }
+        },
         ("POST", "/planos"): {"json": plan},
         ("PUT", "/planos/{plano_id}"): {"json": plan},
         ("POST", "/admin/dispositivos"): {"json": {"nome": f"catraca-{uuid.uuid4().hex[:6]}"}},

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep
-from serving.api.schemas import CacheStatusOut, QueueDepth, ServiceStatus, StatusOut
+from serving.api.schemas import CacheStatusOut, HealthOut, QueueDepth, ServiceStatus, StatusOut
 from serving.cache import STATS_KEY
 from serving.messaging.topology import WORK_QUEUES, dead_letter_queue
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["status"])
 CHECK_TIMEOUT = 2.0
 
 
-@router.get("/health", include_in_schema=True)
+@router.get("/health", response_model=HealthOut)
 async def health() -> dict[str, str]:
     """Liveness probe for load balancers: the process answers. No dependencies checked."""
     return {"status": "ok"}

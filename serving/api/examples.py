@@ -1,0 +1,167 @@
+"""Examples shown in the OpenAPI documents, one per public shape."""
+
+PLANO = {
+    "id": 3,
+    "nome": "Anual",
+    "descricao": "Contrato de 12 meses, acesso livre",
+    "valor_mensal": "89.90",
+    "duracao_meses": 12,
+    "ativo": True,
+}
+PLANO_UPDATE = {
+    key: PLANO[key] for key in ("nome", "valor_mensal", "duracao_meses", "descricao")
+} | {"ativo": True}
+ALUNO = {
+    "id": 42,
+    "aluno_ref": None,
+    "nome": "Maria Oliveira",
+    "email": "maria.oliveira@example.com",
+    "telefone": "+55 11 91234-5678",
+    "data_nascimento": "1994-03-17",
+    "plano_id": 3,
+    "data_matricula": "2026-02-03T10:15:00-03:00",
+    "ativo": True,
+    "atualizado_em": "2026-11-20T18:02:11-03:00",
+}
+ALUNO_UPDATE = {
+    key: ALUNO[key] for key in ("nome", "email", "plano_id", "telefone", "data_nascimento")
+}
+STATUS = {
+    "ativo": True,
+    "ocorrido_em": "2026-02-03T10:15:00-03:00",
+    "motivo": "matrícula",
+    "registrado_por": "recepcao.centro",
+}
+ALUNO_DETAIL = ALUNO | {"plano": PLANO, "historico_status": [STATUS]}
+STATUS_CHANGE = {"motivo": "mudou de cidade"}
+USUARIO = {
+    "id": 7,
+    "username": "ana.retencao",
+    "email": "ana@academia.com.br",
+    "nome": "Ana Souza",
+    "role": "analista",
+    "ativo": True,
+    "criado_em": "2026-10-01T09:00:00Z",
+}
+USUARIO_UPDATE = {"role": "recepcao", "ativo": True}
+REFRESH = {"refresh_token": "Jr4w6k0Qm2…"}
+CHECKIN_ACCEPTED = {
+    "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
+    "aluno_id": 42,
+    "tipo": "entrada",
+    "ocorrido_em": "2026-11-28T07:31:05-03:00",
+    "status": "aceito",
+}
+CHECKIN_BATCH = {
+    "checkins": [
+        {
+            "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
+            "aluno_id": 42,
+            "tipo": "entrada",
+            "ocorrido_em": "2026-11-28T07:31:05-03:00",
+        },
+        {
+            "checkin_id": "0b6e8a52-3f7c-4d0e-a4d2-5f1f7a3c9e20",
+            "aluno_id": 42,
+            "tipo": "saida",
+            "ocorrido_em": "2026-11-28T08:36:40-03:00",
+        },
+    ]
+}
+CHECKIN_BATCH_ACCEPTED = {
+    "aceitos": 2,
+    "checkin_ids": [e["checkin_id"] for e in CHECKIN_BATCH["checkins"]],
+    "status": "aceito",
+}
+FREQUENCIA = {
+    "aluno_id": 42,
+    "inicio": "2026-08-31",
+    "fim": "2026-11-28",
+    "total_visitas": 31,
+    "visitas_com_saida": 29,
+    "saidas_sem_entrada": 1,
+    "frequencia_semanal": 2.41,
+    "duracao_media_minutos": 63.5,
+    "ultima_visita": "2026-11-28T10:31:05Z",
+    "semanas": [{"semana": "2026-11-23", "visitas": 3}],
+    "visitas": [
+        {
+            "entrada": "2026-11-28T10:31:05Z",
+            "saida": "2026-11-28T11:36:40Z",
+            "duracao_minutos": 65.6,
+        }
+    ],
+    "page": 1,
+    "page_size": 50,
+}
+RISCO = {
+    "aluno_id": 42,
+    "probabilidade": 0.71,
+    "faixa_risco": "alto",
+    "fatores": [
+        {
+            "fator": "tendencia_visitas",
+            "descricao": "visitas caíram 60% nas últimas 4 semanas",
+            "valor": -0.6,
+        },
+        {"fator": "dias_para_fim_contrato", "descricao": "contrato vence em 9 dias", "valor": 9},
+    ],
+    "modelo_nome": "churn-rf",
+    "modelo_versao": "4",
+    "data_referencia": "2026-11-28",
+    "calculado_em": "2026-11-29T03:10:00Z",
+}
+RISCO_ITEM = RISCO | {"nome": "Maria Oliveira", "plano_id": 3}
+DISPOSITIVO = {
+    "id": 1,
+    "nome": "catraca-entrada-1",
+    "local": "Recepção",
+    "chave_prefixo": "gpk_c8IqkndR",
+    "criado_em": "2026-11-01T08:00:00Z",
+    "revogado_em": None,
+    "ultimo_uso_em": "2026-11-28T10:31:05Z",
+}
+DISPOSITIVO_CREATED = DISPOSITIVO | {
+    "api_key": "gpk_c8IqkndRRb46Q2BTtbbI-CLEWfCh-FJykFNv3N_ujGY",
+    "ultimo_uso_em": None,
+}
+ATUALIZAR_MODELO = {"data_referencia": "2026-10-31"}
+JOB = {
+    "id": "3f9b2c1e-8d4a-4f6b-9c2d-1e5a7b8c9d0e",
+    "tipo": "atualizar-modelo",
+    "estado": "queued",
+    "progresso": 0.0,
+    "mensagem": "waiting for a worker",
+    "parametros": {"data_referencia": "2026-10-31"},
+    "resultado": None,
+    "erro": None,
+    "solicitado_por": "admin",
+    "criado_em": "2026-11-29T03:00:00Z",
+    "iniciado_em": None,
+    "terminado_em": None,
+}
+STATUS_OUT = {
+    "status": "ok",
+    "versao": "0.1.0",
+    "ambiente": "production",
+    "postgres": {"status": "ok", "detalhe": None, "latencia_ms": 1.8},
+    "rabbitmq": {"status": "ok", "detalhe": None, "latencia_ms": 6.2},
+    "redis": {"status": "ok", "detalhe": None, "latencia_ms": 0.4},
+    "filas": [{"fila": "checkin_queue", "mensagens": 0, "consumidores": 1, "dead_letter": 0}],
+    "migracao": "0002",
+}
+CACHE_STATUS = {
+    "status": "ok",
+    "hits": 1840,
+    "misses": 212,
+    "taxa_acerto": 0.8967,
+    "chaves": 540,
+    "memoria_usada": "2.31M",
+    "por_tipo": {
+        "frequencia": {"hits": 1500, "misses": 180},
+        "risco-churn": {"hits": 340, "misses": 32},
+    },
+    "ttl_segundos": {"frequencia": 43200, "risco-churn": 86400},
+    "detalhe": None,
+}
+HEALTH = {"status": "ok"}
