@@ -1,5 +1,5 @@
-"""dbt build on a simulated gym: the full build, then the daily incremental run after one more
-day of check-ins, and the incremental run as a fraction of the full one.
+"""dbt build on a simulated gym: the full build, then the nightly incremental runs after one
+more day of check-ins each, and a night's run as a fraction of the full one.
 
     .venv/bin/python -m bench.dbt_build --members 100000 --months 12      # simulate + build
     .venv/bin/python -m bench.dbt_build --database gympulse_sim --no-simulate
@@ -66,18 +66,24 @@ def main() -> int:
         return time.monotonic() - started
 
     full = timed(full_refresh=True)
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        added = conn.execute(NEXT_DAY_SQL).rowcount
-    incremental = timed()
+    # The first run after a bulk load re-pairs the load (its rows are all "recent"); the
+    # figure that matters is a night like any other, so two days are added, one run each.
+    nights = []
+    for _ in range(2):
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+            added = conn.execute(NEXT_DAY_SQL).rowcount
+        nights.append((added, timed()))
     report = {
         "benchmark": "dbt_build",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "members": members,
         "checkin_events": events,
         "full_build_s": round(full, 1),
-        "next_day_events": added,
-        "incremental_build_s": round(incremental, 1),
-        "incremental_fraction": round(incremental / full, 3),
+        "first_night_events": nights[0][0],
+        "first_night_build_s": round(nights[0][1], 1),
+        "next_night_events": nights[1][0],
+        "next_night_build_s": round(nights[1][1], 1),
+        "incremental_fraction": round(nights[1][1] / full, 3),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dbt_build-latest.json").write_text(json.dumps(report, indent=2))

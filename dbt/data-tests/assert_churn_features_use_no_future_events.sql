@@ -9,6 +9,10 @@ with
 features as (
 
     select * from {{ ref('churn_features') }}
+    {%- if not flags.FULL_REFRESH and var('as_of', none) is none %}
+    -- a nightly run checks the rows it rebuilt; --full-refresh or a backtest checks every row
+    where data_referencia >= {{ churn_features_recompute_from() }}
+    {%- endif %}
 
 ),
 

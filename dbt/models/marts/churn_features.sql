@@ -5,10 +5,21 @@
     - the scoring row: the as-of date itself (var('as_of'), or today in the gym's zone).
   Every feature reads only events on or before data_referencia (`data_local <= data_referencia`);
   data-tests/assert_churn_features_use_no_future_events.sql checks it.
+  Incremental (macros/churn_features_window.sql): a nightly run rebuilds only the snapshots
+  whose label can still change and the scoring date; a backtest or --full-refresh rebuilds all.
   Label churn_30d: 1 when the member's active period ends (cancellation) within the 30 days after
   data_referencia, 0 when it does not, null when those 30 days are not fully observed yet
   (data_referencia + 30 > as-of date).
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['aluno_id', 'data_referencia'],
+        on_schema_change='fail',
+        pre_hook="{{ churn_features_prune() }}",
+    )
+}}
 {%- set horizon = var('churn_horizon_days') | int %}
 
 with
@@ -56,6 +67,9 @@ datas_referencia as (
         interval '1 day'
     ) as domingo
     where extract(isodow from domingo) = 7
+    {%- if not churn_features_rebuilds_all() %}
+        and domingo >= {{ churn_features_recompute_from() }}
+    {%- endif %}
 
     union all
 
