@@ -262,7 +262,8 @@ def simulate_student(
         email=email,
     )
     try:
-        aluno_id, written = create_synthetic_student(profile, seed=seed)
+        created = create_synthetic_student(profile, seed=seed)
+        aluno_id, written = created.aluno_id, created.checkins
     except (StudentError, ValueError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc

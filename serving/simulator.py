@@ -655,13 +655,13 @@ class StudentProfile:
 
     def check(self) -> None:
         if not 0 < self.visitas_semana <= 14:
-            raise ValueError("visitas_semana must be > 0 and <= 14")
+            raise StudentError("visitas_semana must be > 0 and <= 14")
         if not 10 <= self.duracao <= 300:
-            raise ValueError("duracao must be between 10 and 300 minutes")
+            raise StudentError("duracao must be between 10 and 300 minutes")
         if not 1 <= self.semanas <= 156:
-            raise ValueError("semanas must be between 1 and 156")
+            raise StudentError("semanas must be between 1 and 156")
         if not 0 <= self.dias_desde_ultima < self.semanas * 7:
-            raise ValueError("dias_desde_ultima must be >= 0 and shorter than the history")
+            raise StudentError("dias_desde_ultima must be >= 0 and shorter than the history")
 
 
 def student_history(
@@ -727,16 +727,28 @@ class StudentError(ValueError):
     """A profile that cannot be created (unknown plan, e-mail taken)."""
 
 
+class EmailTaken(StudentError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedStudent:
+    aluno_id: int
+    aluno_ref: str
+    checkins: int
+    visitas: int
+    ultima_visita: datetime | None
+    data_matricula: datetime
+
+
 def create_synthetic_student(
     profile: StudentProfile,
     *,
     database_url: str | None = None,
     registrado_por: str = "simulador",
     seed: int | None = None,
-) -> tuple[int, int]:
-    """Write the member, its status history and check-ins in one transaction.
-
-    Returns (aluno_id, check-in rows written)."""
+) -> CreatedStudent:
+    """Write the member, its status history and check-ins in one transaction."""
     from sqlalchemy import func, insert, select
 
     from serving.config import get_settings
@@ -755,7 +767,7 @@ def create_synthetic_student(
         if profile.email and session.scalar(
             select(func.count()).where(func.lower(Aluno.email) == profile.email.lower())
         ):
-            raise StudentError("e-mail already registered")
+            raise EmailTaken("e-mail already registered")
         aluno_id = session.scalar(insert(Aluno).values(**aluno).returning(Aluno.id))
         session.execute(
             insert(AlunoStatus).values(
@@ -768,4 +780,12 @@ def create_synthetic_student(
         )
         if checkins:
             session.execute(insert(Checkin), [{**c, "aluno_id": aluno_id} for c in checkins])
-    return aluno_id, len(checkins)
+    entries = [c["ocorrido_em"] for c in checkins if c["tipo"] == "entrada"]
+    return CreatedStudent(
+        aluno_id=aluno_id,
+        aluno_ref=aluno["aluno_ref"],
+        checkins=len(checkins),
+        visitas=len(entries),
+        ultima_visita=max(entries) if entries else None,
+        data_matricula=aluno["data_matricula"],
+    )

@@ -1,12 +1,13 @@
 """`POST /aluno/sintetico`: a member with a chosen profile, history written before the answer."""
 
-from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import func, insert, select
+import dataclasses
 
-from serving.api.deps import AdminDep, SessionDep, SettingsDep
+from fastapi import APIRouter, HTTPException, status
+from fastapi.concurrency import run_in_threadpool
+
+from serving.api.deps import AdminDep, SettingsDep
 from serving.api.schemas import AlunoSinteticoIn, AlunoSinteticoOut, BadInput, Message
-from serving.db.tables import Aluno, AlunoStatus, Checkin, Plano
-from serving.simulator import StudentProfile, student_rows
+from serving.simulator import EmailTaken, StudentError, StudentProfile, create_synthetic_student
 
 router = APIRouter(tags=["simulador"])
 
@@ -21,45 +22,22 @@ router = APIRouter(tags=["simulador"])
     },
 )
 async def create_synthetic_member(
-    body: AlunoSinteticoIn, session: SessionDep, settings: SettingsDep, who: AdminDep
+    body: AlunoSinteticoIn, settings: SettingsDep, who: AdminDep
 ) -> AlunoSinteticoOut:
     """Create a synthetic member with the given plan, visits per week, visit duration, days since
     the last visit and weeks of history (admin). The member, its status history and its
     check-ins are written in one transaction before the answer, not through the queue, so
     `GET /aluno/{id}/risco-churn` can score it right away."""
     profile = StudentProfile(**body.model_dump(mode="json"))
-    plano_id = await session.scalar(
-        select(Plano.id).where(func.lower(Plano.nome) == body.plano.lower(), Plano.ativo)
-    )
-    if plano_id is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"plano '{body.plano}' is not an active plan",
-        )
-    if body.email and await session.scalar(
-        select(func.count()).where(func.lower(Aluno.email) == str(body.email).lower())
-    ):
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
-    aluno, checkins = student_rows(profile, plano_id, settings.tz)
-    aluno_id = await session.scalar(insert(Aluno).values(**aluno).returning(Aluno.id))
-    await session.execute(
-        insert(AlunoStatus).values(
-            aluno_id=aluno_id,
-            ativo=True,
-            ocorrido_em=aluno["data_matricula"],
-            motivo="matrícula (aluno sintético)",
+    try:
+        created = await run_in_threadpool(
+            create_synthetic_student,
+            profile,
+            database_url=settings.database_url,
             registrado_por=who.name,
         )
-    )
-    if checkins:
-        await session.execute(insert(Checkin), [{**c, "aluno_id": aluno_id} for c in checkins])
-    await session.commit()
-    entries = [c["ocorrido_em"] for c in checkins if c["tipo"] == "entrada"]
-    return AlunoSinteticoOut(
-        aluno_id=aluno_id,
-        aluno_ref=aluno["aluno_ref"],
-        checkins=len(checkins),
-        visitas=len(entries),
-        ultima_visita=max(entries) if entries else None,
-        data_matricula=aluno["data_matricula"],
-    )
+    except EmailTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except StudentError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return AlunoSinteticoOut(**dataclasses.asdict(created))
