@@ -47,6 +47,8 @@ def _logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("httpx", "mlflow.utils", "alembic.runtime"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @db_app.command("upgrade")
@@ -368,6 +370,17 @@ def dbt_build(
         typer.secho(f"dbt build failed{detail}", fg="red", err=True)
         raise typer.Exit(1)
 
+
+def _mount_churn_commands() -> None:
+    from flows.cli import flows_app, pipeline_app, scores_app, worker_jobs
+
+    app.add_typer(pipeline_app, name="pipeline")
+    app.add_typer(flows_app, name="flows")
+    app.add_typer(scores_app, name="scores")
+    worker_app.command("jobs")(worker_jobs)
+
+
+_mount_churn_commands()
 
 if __name__ == "__main__":
     app()

@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     mlflow_tracking_uri: str = f"sqlite:///{REPO_ROOT / 'var' / 'mlflow.db'}"
+    # Where new experiments keep their artifacts (a file store beside the SQLite backend here).
+    mlflow_artifact_root: str = str(REPO_ROOT / "var" / "mlflow-artifacts")
+    mlflow_experiment: str = "gympulse-churn"
+    churn_model_name: str = "gympulse-churn"
+    # Load the champion when the API starts, so the first on-demand score does not wait for it.
+    warm_champion: bool = True
+    # The dbt target schema the models read (dbt/profiles.yml reads the same variable).
+    dbt_schema: str = Field(default="analytics", alias="DBT_SCHEMA")
     api_url: str = "http://127.0.0.1:8000"
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -43,6 +51,8 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = 0.25
     frequency_cache_seconds: int = 12 * 3600
     churn_cache_seconds: int = 24 * 3600
+    # How many of the riskiest members the cached at-risk list holds for the dashboard.
+    risk_list_size: int = 500
 
     admin_username: str | None = Field(default=None, alias="GYMPULSE_ADMIN_USERNAME")
     admin_password: SecretStr | None = Field(default=None, alias="GYMPULSE_ADMIN_PASSWORD")

@@ -4,7 +4,10 @@ Migrates, creates the admin from the environment, starts the API and the check-i
 simulates a gym's year (imported through the history import, its last days replayed through the
 API and the queue), registers members and a kiosk through the API and posts today's check-ins
 as the kiosk, waits until every accepted check-in is in PostgreSQL, builds the warehouse (dbt:
-visits, attendance, cohorts, churn features), shows what it built, then keeps serving.
+visits, attendance, cohorts, churn features), runs the churn pipeline (train, register in
+MLflow, promote, score every member, daily report), scores a synthetic student on demand, has
+the job worker produce a report from the queue, then keeps serving with the MLflow and Prefect
+UIs.
 """
 
 import os
@@ -23,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import func, select, text
 
+from flows import demo as churn_demo
 from serving.config import Settings
 from serving.db.engine import session_scope
 from serving.db.migrate import upgrade
@@ -159,13 +163,14 @@ def _build_warehouse(settings: Settings) -> bool:
     if not result.success:
         console.print("[red]✘ dbt build failed: run `.venv/bin/gympulse dbt build` to see why")
         return False
+    schema = settings.dbt_schema
     with session_scope() as session:
         rows = session.execute(
             text(
-                "select (select count(*) from analytics.int_visits where evento = 'visita'),"
-                " (select count(*) from analytics.churn_features),"
-                " (select count(*) from analytics.churn_features where is_scoring_row),"
-                " (select avg(churn_30d) from analytics.churn_features where churn_30d is not null)"
+                f"select (select count(*) from {schema}.int_visits where evento = 'visita'),"
+                f" (select count(*) from {schema}.churn_features),"
+                f" (select count(*) from {schema}.churn_features where is_scoring_row),"
+                f" (select avg(churn_30d) from {schema}.churn_features where churn_30d is not null)"
             )
         ).one()
     console.print(
@@ -192,6 +197,8 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
         _spawn(["api", "--port", str(port)], "api"),
         _spawn(["worker", "checkins"], "worker"),
     ]
+    if serve:  # the UIs start now: the Prefect server takes a while
+        children += churn_demo.start_uis(settings)
     try:
         _wait_healthy(url, children[0])
         console.print(f"✔ API up at {url}; check-in consumer running")
@@ -241,9 +248,22 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
         )
         if not _build_warehouse(settings):
             return 1
+        prefect_up = serve and churn_demo.wait_for_prefect(console)
+        if not churn_demo.run_pipeline(console):
+            return 1
+        children += churn_demo.start_workers(serve_flows=prefect_up)
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
+            churn_demo.show_on_demand_score(admin, console)
+            churn_demo.request_report(admin, console)
         console.rule("[bold green]running")
         console.print(f"API            {url}   (docs: {url}/docs)")
-        console.print("Consumer       gympulse worker checkins (log: var/log/worker.log)")
+        console.print("Consumers      gympulse worker checkins / jobs (logs: var/log/)")
+        if serve:
+            console.print(f"MLflow UI      http://127.0.0.1:{churn_demo.MLFLOW_PORT}")
+            console.print(
+                f"Prefect UI     http://127.0.0.1:{churn_demo.PREFECT_PORT}"
+                + ("   (nightly and weekly schedules served)" if prefect_up else "")
+            )
         console.print(
             f"Admin login    {username}"
             + (f" / {password}" if generated else " (password from GYMPULSE_ADMIN_PASSWORD)")

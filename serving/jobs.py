@@ -3,6 +3,7 @@
 import uuid
 
 import orjson
+import sqlalchemy as sa
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,3 +41,57 @@ async def enqueue_job(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=job.erro) from exc
     await session.refresh(job)
     return job
+
+
+# --- the worker's side: state transitions written with a plain (sync) engine -----------------
+
+
+def _update_job(engine: sa.Engine, job_id: uuid.UUID, **values) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(Job).where(Job.id == job_id).values(**values))
+
+
+def start_job(engine: sa.Engine, job_id: uuid.UUID) -> dict | None:
+    """Mark the job running; returns its row (None when no such job exists)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.update(Job)
+            .where(Job.id == job_id)
+            .values(
+                estado="running",
+                progresso=0.0,
+                mensagem="started",
+                erro=None,
+                iniciado_em=sa.func.now(),
+                terminado_em=None,
+            )
+            .returning(Job.tipo, Job.parametros)
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def report_progress(engine: sa.Engine, job_id: uuid.UUID, fraction: float, message: str) -> None:
+    _update_job(engine, job_id, progresso=min(1.0, max(0.0, fraction)), mensagem=message[:500])
+
+
+def finish_job(engine: sa.Engine, job_id: uuid.UUID, result: dict) -> None:
+    _update_job(
+        engine,
+        job_id,
+        estado="done",
+        progresso=1.0,
+        mensagem="done",
+        resultado=result,
+        terminado_em=sa.func.now(),
+    )
+
+
+def fail_job(engine: sa.Engine, job_id: uuid.UUID, error: str) -> None:
+    _update_job(
+        engine,
+        job_id,
+        estado="failed",
+        mensagem=None,
+        erro=error[:4000],
+        terminado_em=sa.func.now(),
+    )

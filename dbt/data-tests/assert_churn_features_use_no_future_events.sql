@@ -3,15 +3,21 @@
   90-day average length) straight from int_visits with an explicit "on or before
   data_referencia" filter, and return the rows that differ, or whose recency points after the
   date. Any returned row fails the build.
+
+  Written independently of the model (churn_feature_rows): the counts and the average join the
+  visits of the 90 days up to each date (read from 90 days before the earliest date checked), and
+  recency is a lookup of the last visit on or before the date through the (aluno_id,
+  data_local) index, so a night's check does not join every row with years of visits.
 -#}
 with
 
 features as (
 
     select * from {{ ref('churn_features') }}
-    {%- if not flags.FULL_REFRESH and var('as_of', none) is none %}
-    -- a nightly run checks the rows it rebuilt; --full-refresh or a backtest checks every row
-    where data_referencia >= {{ churn_features_recompute_from() }}
+    {%- if not tests_check_every_row() %}
+    -- a nightly run checks the rows it rebuilt; --full-refresh, a backtest or
+    -- --vars '{test_every_row: true}' check every row (macros/test_scope.sql)
+    where tipo_linha = 'pontuacao' or {{ churn_features_rebuilt('data_referencia') }}
     {%- endif %}
 
 ),
@@ -19,7 +25,9 @@ features as (
 visitas as (
 
     select aluno_id, data_local, duracao_minutos from {{ ref('int_visits') }}
-    where evento = 'visita'
+    where
+        evento = 'visita'
+        and data_local > (select min(data_referencia) from features) - 90
 
 ),
 
@@ -28,7 +36,14 @@ recomputed as (
     select
         f.aluno_id,
         f.data_referencia,
-        max(v.data_local) filter (where v.data_local <= f.data_referencia) as ultima_ate_data,
+        (
+            select max(u.data_local)
+            from {{ ref('int_visits') }} as u
+            where
+                u.aluno_id = f.aluno_id
+                and u.evento = 'visita'
+                and u.data_local <= f.data_referencia
+        ) as ultima_ate_data,
         count(v.data_local) filter (
             where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 28
         ) as visitas_4_semanas_ate_data,
@@ -36,7 +51,10 @@ recomputed as (
             where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 90
         ), 1) as duracao_media_ate_data
     from features as f
-    left join visitas as v on v.aluno_id = f.aluno_id
+    left join visitas as v
+        on v.aluno_id = f.aluno_id
+        and v.data_local <= f.data_referencia
+        and v.data_local > f.data_referencia - 90
     group by f.aluno_id, f.data_referencia
 
 )

@@ -1,15 +1,34 @@
 {#-
-  churn_features is incremental: a snapshot whose 30-day label window closed long ago never
-  changes while data only grows, so a nightly run rebuilds only the snapshots from
-  churn_features_recompute_from() on (still-open labels, plus a week of margin) and the scoring
-  date. A backtest (var('as_of')) or --full-refresh rebuilds everything.
+  churn_features is incremental. A training snapshot (a Sunday d) reads only days up to d and its
+  label the 30 days after d, so once its label has been observed for a week it never changes
+  while data only grows. A nightly run rebuilds (churn_features_rebuilt):
+    - the snapshots whose label was observed within the last week
+      (as-of - 37 <= d <= as-of - 30): the label turns 0/1, and the week catches late
+      cancellations and late visits;
+    - the snapshots of the last week (d >= as-of - 7): new Sundays appear, and the week catches
+      late visits;
+    - the scoring row (the as-of date).
+  The snapshots in between keep, until their label is observed, the values they had a week after
+  their date; their label is null, so no training set reads them. Every labelled row is
+  therefore built exactly as a rebuild of the whole window would build it. A backtest
+  (var('as_of')) or --full-refresh rebuilds everything.
 -#}
 {% macro churn_features_rebuilds_all() -%}
     {{- return(var('as_of', none) is not none or flags.FULL_REFRESH or not is_incremental()) -}}
 {%- endmacro %}
 
+{#- The earliest date a night rebuilds. -#}
 {% macro churn_features_recompute_from() -%}
     ({{ as_of_date() }} - {{ (var('churn_horizon_days') | int) + 7 }})
+{%- endmacro %}
+
+{#- The training snapshot dates a night rebuilds, as a predicate on a date column. -#}
+{% macro churn_features_rebuilt(column) -%}
+    (
+        {{ column }} between {{ churn_features_recompute_from() }}
+            and {{ as_of_date() }} - {{ var('churn_horizon_days') | int }}
+        or {{ column }} >= {{ as_of_date() }} - 7
+    )
 {%- endmacro %}
 
 {#- pre-hook: drop what this run rebuilds (and the previous scoring row, whatever its date). -#}
@@ -17,7 +36,7 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         {%- if not churn_features_rebuilds_all() %}
-        where tipo_linha = 'pontuacao' or data_referencia >= {{ churn_features_recompute_from() }}
+        where tipo_linha = 'pontuacao' or {{ churn_features_rebuilt('data_referencia') }}
         {%- endif %}
     {%- else -%}
         select 1

@@ -100,13 +100,13 @@ RISCO = {
     "faixa_risco": "alto",
     "fatores": [
         {
-            "fator": "tendencia_visitas",
+            "fator": "queda_visitas",
             "descricao": "visitas caíram 60% nas últimas 4 semanas",
-            "valor": -0.6,
+            "valor": 0.4,
         },
-        {"fator": "dias_para_fim_contrato", "descricao": "contrato vence em 9 dias", "valor": 9},
+        {"fator": "fim_contrato", "descricao": "contrato vence em 9 dias", "valor": 9},
     ],
-    "modelo_nome": "churn-rf",
+    "modelo_nome": "gympulse-churn",
     "modelo_versao": "4",
     "data_referencia": "2026-11-28",
     "calculado_em": "2026-11-29T03:10:00Z",
@@ -126,6 +126,53 @@ DISPOSITIVO_CREATED = DISPOSITIVO | {
     "ultimo_uso_em": None,
 }
 ATUALIZAR_MODELO = {"data_referencia": "2026-10-31"}
+CALCULAR_CHURN = {"data_referencia": "2026-11-28"}
+RELATORIO_DIARIO_IN = {"data": "2026-11-27"}
+RELATORIO_TOTAIS = {
+    "eventos_checkin": 1712,
+    "visitas": 842,
+    "alunos_presentes": 815,
+    "duracao_media_minutos": 58.4,
+    "visitas_sem_saida": 14,
+    "saidas_sem_entrada": 3,
+    "novos_alto_risco": 12,
+}
+RELATORIO = {
+    "data": "2026-11-27",
+    "gerado_em": "2026-11-28T00:05:12-03:00",
+    "job_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+    "totais": RELATORIO_TOTAIS,
+}
+_VISITAS_POR_HORA = (0, 0, 0, 0, 0, 6, 88, 121, 74, 41, 30, 27)
+_VISITAS_POR_HORA += (45, 38, 22, 25, 34, 71, 109, 70, 31, 9, 1, 0)
+RELATORIO_RESUMO = {
+    "data": "2026-11-27",
+    "fuso_horario": "America/Sao_Paulo",
+    "totais": RELATORIO_TOTAIS,
+    "por_hora": [
+        {"hora": hora, "visitas": visitas, "alunos": visitas}
+        for hora, visitas in enumerate(_VISITAS_POR_HORA)
+    ],
+    "por_plano": [
+        {"plano_id": 3, "plano": "Anual", "visitas": 512, "alunos": 497},
+        {"plano_id": 1, "plano": "Mensal", "visitas": 330, "alunos": 318},
+    ],
+}
+RELATORIO_DETALHE = RELATORIO | {"resumo": RELATORIO_RESUMO}
+JOB_RELATORIO = {
+    "id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+    "tipo": "relatorio-diario",
+    "estado": "queued",
+    "progresso": 0.0,
+    "mensagem": "waiting for a worker",
+    "parametros": {"data": "2026-11-27"},
+    "resultado": None,
+    "erro": None,
+    "solicitado_por": "ana.retencao",
+    "criado_em": "2026-11-28T03:00:00Z",
+    "iniciado_em": None,
+    "terminado_em": None,
+}
 JOB = {
     "id": "3f9b2c1e-8d4a-4f6b-9c2d-1e5a7b8c9d0e",
     "tipo": "atualizar-modelo",
@@ -148,7 +195,7 @@ STATUS_OUT = {
     "rabbitmq": {"status": "ok", "detalhe": None, "latencia_ms": 6.2},
     "redis": {"status": "ok", "detalhe": None, "latencia_ms": 0.4},
     "filas": [{"fila": "checkin_queue", "mensagens": 0, "consumidores": 1, "dead_letter": 0}],
-    "migracao": "0002",
+    "migracao": "0003",
 }
 CACHE_STATUS = {
     "status": "ok",

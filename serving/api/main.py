@@ -18,6 +18,7 @@ from serving.api.routes import (
     dispositivos,
     jobs,
     planos,
+    relatorios,
     sintetico,
     status,
 )
@@ -26,6 +27,7 @@ from serving.config import Settings, get_settings
 from serving.db.engine import async_sessions, libpq_url, make_async_engine
 from serving.members import DatabaseUnavailable, MemberDirectory
 from serving.messaging.publisher import Publisher
+from serving.on_demand import ChampionCache
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ members, analysts read attendance and churn risk.
 
 Authenticate staff with `POST /auth/token` (Bearer JWT, 15 min, renew with `/auth/refresh`).
 Kiosks send their device key as `X-API-Key` and may only post check-ins.
-Roles: `admin` (everything), `analista` (read everything), `recepcao` (members, manual check-ins).
+Roles: `admin` (everything), `analista` (read everything, request reports), `recepcao` (members,
+manual check-ins).
 """
 
 
@@ -47,6 +50,9 @@ async def lifespan(app: FastAPI):
     app.state.sessions = async_sessions(engine)
     app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
     app.state.kiosk_keys = {}
+    app.state.champions = ChampionCache(settings)
+    if settings.warm_champion:
+        app.state.champions.warm_in_background()
     # The check-in path talks to PostgreSQL through this small pool, without the ORM.
     app.state.pg = AsyncConnectionPool(
         libpq_url(settings.database_url),
@@ -92,7 +98,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for module in (auth, alunos, checkins, churn, planos, dispositivos, jobs, status, sintetico):
+    routers = (
+        auth,
+        alunos,
+        checkins,
+        churn,
+        planos,
+        dispositivos,
+        jobs,
+        relatorios,
+        status,
+        sintetico,
+    )
+    for module in routers:
         app.include_router(module.router)
 
     @app.exception_handler(OperationalError)

@@ -462,8 +462,24 @@ class AtualizarModeloIn(Strict):
     )
 
 
+class CalcularChurnIn(Strict):
+    data_referencia: date | None = Field(
+        default=None,
+        ge=date(1900, 1, 1),
+        description="Score the members as of this date (gym time); defaults to today. Not in the "
+        "future.",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.CALCULAR_CHURN]}
+    )
+
+
 class JobPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [examples.JOB]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={"examples": [examples.JOB, examples.JOB_RELATORIO]},
+    )
 
     id: uuid.UUID
     tipo: str
@@ -477,6 +493,78 @@ class JobPublic(BaseModel):
     criado_em: datetime
     iniciado_em: datetime | None
     terminado_em: datetime | None
+
+
+# --- daily reports --------------------------------------------------------------------------
+
+
+class RelatorioDiarioIn(Strict):
+    data: date | None = Field(
+        default=None,
+        ge=date(1900, 1, 1),
+        description="The gym-local day to report on; defaults to today (gym time zone), which "
+        "reports the day so far. Not in the future.",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.RELATORIO_DIARIO_IN]}
+    )
+
+
+class RelatorioTotais(BaseModel):
+    eventos_checkin: int = Field(description="Check-in events (entries and exits) that day.")
+    visitas: int = Field(description="Visits whose entry was that day (shared pairing rule).")
+    alunos_presentes: int = Field(description="Distinct members with a visit that day.")
+    duracao_media_minutos: float | None = Field(description="Over the visits with an exit.")
+    visitas_sem_saida: int = Field(description="No exit within 6 h, or still in the gym.")
+    saidas_sem_entrada: int = Field(description="Exits with no matching entry.")
+    novos_alto_risco: int = Field(
+        description="Members whose latest score that day is 'alto' and whose previous was not."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RELATORIO_TOTAIS]})
+
+
+class RelatorioHora(BaseModel):
+    hora: int = Field(ge=0, le=23, description="Hour of the entry, gym time.")
+    visitas: int = Field(description="Visits started in that hour.")
+    alunos: int = Field(description="Distinct members who started a visit in that hour.")
+
+
+class RelatorioPlano(BaseModel):
+    plano_id: int
+    plano: str
+    visitas: int
+    alunos: int
+
+
+class RelatorioResumo(BaseModel):
+    data: date
+    fuso_horario: str
+    totais: RelatorioTotais
+    por_hora: list[RelatorioHora] = Field(description="Hours 0..23, every hour listed.")
+    por_plano: list[RelatorioPlano] = Field(
+        description="Each member's current plan; active plans listed even with no visit."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RELATORIO_RESUMO]})
+
+
+class RelatorioPublic(BaseModel):
+    """A stored daily report: download it at `/relatorios/{data}/csv` or `/html`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RELATORIO]})
+
+    data: date
+    gerado_em: datetime
+    job_id: uuid.UUID | None = Field(description="The job that generated it, if any.")
+    totais: RelatorioTotais
+
+
+class RelatorioDetalhe(RelatorioPublic):
+    resumo: RelatorioResumo
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RELATORIO_DETALHE]})
 
 
 # --- status ---------------------------------------------------------------------------------

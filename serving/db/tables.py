@@ -214,4 +214,19 @@ class PrevisaoChurn(Base):
         CheckConstraint("faixa_risco in ('baixo', 'medio', 'alto')", name="ck_previsoes_faixa"),
         Index("ix_previsoes_aluno_calculado", "aluno_id", "calculado_em"),
         Index("ix_previsoes_referencia", "data_referencia"),
+        # The daily report reads the scores calculated on one day.
+        Index("ix_previsoes_calculado", "calculado_em"),
     )
+
+
+class RelatorioDiario(Base):
+    """The daily attendance report of one gym-local day; generating a day again replaces it."""
+
+    __tablename__ = "relatorios_diarios"
+
+    data: Mapped[date] = mapped_column(Date, primary_key=True)
+    gerado_em: Mapped[datetime] = _now_column()
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    resumo: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    csv: Mapped[str] = mapped_column(Text, nullable=False)
+    html: Mapped[str] = mapped_column(Text, nullable=False)

@@ -28,6 +28,10 @@ TEST_ENV = {
     "JWT_SECRET": "test-secret-" + "x" * 40,
     "PUBLISH_TIMEOUT_SECONDS": "2",
     "CONSUMER_FLUSH_MS": "100",
+    # Tests never touch the developer's MLflow store; ML tests point it at their own.
+    "MLFLOW_TRACKING_URI": f"sqlite:////tmp/gympulse-test{_SUFFIX}-mlflow/mlflow.db",
+    "MLFLOW_ARTIFACT_ROOT": f"/tmp/gympulse-test{_SUFFIX}-mlflow/artifacts",
+    "WARM_CHAMPION": "false",
 }
 os.environ.update(TEST_ENV)
 # The user's .env must not leak into tests.
@@ -44,7 +48,7 @@ from serving.tests import services  # noqa: E402
 
 APP_TABLES = (
     "previsoes_churn, checkins, alunos_status_historico, alunos, planos, refresh_tokens, "
-    "usuarios, dispositivos, jobs"
+    "usuarios, dispositivos, jobs, relatorios_diarios"
 )
 PASSWORD = "correct-horse-battery"
 

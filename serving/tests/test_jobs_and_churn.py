@@ -44,10 +44,11 @@ def test_unknown_job_is_404(client, headers):
     assert response.status_code == 404
 
 
-def test_risk_is_404_until_the_member_is_scored_never_invented(client, headers, member):
+def test_risk_is_404_when_it_cannot_be_scored_never_invented(client, headers, member):
+    # No warehouse in this schema and no model: nothing to score with, so nothing is made up.
     response = client.get(f"/aluno/{member}/risco-churn", headers=headers["recepcao"])
     assert response.status_code == 404
-    assert "no churn score yet" in response.json()["detail"]
+    assert "no churn score for this member" in response.json()["detail"]
     assert client.get("/aluno/424242/risco-churn", headers=headers["admin"]).status_code == 404
 
 
@@ -91,7 +92,7 @@ def test_status_reports_every_dependency_and_queue(client, headers, worker):
     body = client.get("/status", headers=headers["analista"]).json()
     assert body["postgres"]["status"] == "ok"
     assert body["redis"]["status"] == "ok"
-    assert body["migracao"] == "0002"
+    assert body["migracao"] == "0003"
     assert {q["fila"] for q in body["filas"]} == {
         "checkin_queue",
         "daily_report_queue",

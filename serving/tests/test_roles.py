@@ -51,8 +51,15 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/dispositivos"): ADMIN,
     ("DELETE", "/admin/dispositivos/{dispositivo_id}"): ADMIN,
     ("POST", "/admin/atualizar-modelo"): ADMIN,
+    ("POST", "/admin/calcular-churn"): ADMIN,
     ("GET", "/admin/jobs"): READERS,
     ("GET", "/admin/jobs/{job_id}"): READERS,
+    # Analysts read everything and may request reports.
+    ("POST", "/relatorios/diario"): READERS,
+    ("GET", "/relatorios"): READERS,
+    ("GET", "/relatorios/{data}"): READERS,
+    ("GET", "/relatorios/{data}/csv"): READERS,
+    ("GET", "/relatorios/{data}/html"): READERS,
     ("GET", "/health"): PUBLIC,
     ("GET", "/status"): READERS,
     ("GET", "/status/cache"): READERS,
@@ -106,6 +113,7 @@ def _request(method: str, path: str, ids: dict) -> dict:
         plano_id=ids["plano"],
         dispositivo_id=ids["dispositivo"],
         job_id=ids["job"],
+        data="2026-11-27",
     )
     member = {"nome": "Nova Pessoa", "email": f"{uuid.uuid4().hex}@example.com"}
     plan = {"nome": f"Plano {uuid.uuid4().hex[:6]}", "valor_mensal": "99.90", "duracao_meses": 12}
@@ -134,6 +142,8 @@ def _request(method: str, path: str, ids: dict) -> dict:
         ("PUT", "/planos/{plano_id}"): {"json": plan},
         ("POST", "/admin/dispositivos"): {"json": {"nome": f"catraca-{uuid.uuid4().hex[:6]}"}},
         ("POST", "/admin/atualizar-modelo"): {"json": {}},
+        ("POST", "/admin/calcular-churn"): {"json": {}},
+        ("POST", "/relatorios/diario"): {"json": {}},
     }
     return {"method": method, "url": url, **bodies.get((method, path), {})}
 

@@ -1,7 +1,8 @@
 """The dbt warehouse against the test database: `gympulse dbt build` passes every test (unit
 tests and the leakage gate included), visits match the API's pairing, churn features exist only
-for active members with the right label, and a second build picks up new check-ins
-incrementally."""
+for active members with the right label, and later builds pick up new check-ins incrementally:
+late ones, and ones whose transaction was still open during a build. A night's data tests check
+the rows it rebuilt; with test_every_row they check every row."""
 
 import os
 import subprocess
@@ -10,9 +11,13 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 
+from serving.db.engine import libpq_url
 from serving.visits import pair_visits_sql
+from serving.warehouse import DBT_PROJECT_DIR
+from serving.warehouse import dbt_env as profile_env
 
 TZ = ZoneInfo("America/Sao_Paulo")
 SCHEMA = os.environ.get("DBT_TEST_SCHEMA", "analytics_test")
@@ -41,6 +46,22 @@ def build(env: dict[str, str], *extra: str) -> str:
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     return proc.stdout
+
+
+def dbt_test_every_row(env: dict[str, str], database_url: str, select: str):
+    """`dbt test` with test_every_row: the data tests check every row, not the last run's."""
+    project = str(DBT_PROJECT_DIR)
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "dbt.cli.main", "test"),
+            *("--project-dir", project, "--profiles-dir", project, "--select", select),
+            *("--vars", '{"test_every_row": true}'),
+        ],
+        env={**env, **profile_env(database_url)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -94,7 +115,7 @@ def dbt_visits(db) -> set[tuple]:
     return set(db.execute(f"select {VISIT_COLUMNS} from {SCHEMA}.int_visits"))
 
 
-def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env):
+def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, settings):
     today = datetime.now(TZ).date()
     now = datetime.now(TZ)
     history = History(db)
@@ -224,6 +245,42 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env):
     ).fetchall()
     assert daily == []
 
+    # a visit weeks ago written by a transaction still open during a build (a long import): its
+    # gravado_em (the transaction's start) is before that build, yet the build cannot see it;
+    # the next build must pair it, and still leave old rows alone
+    with psycopg.connect(libpq_url(settings.database_url)) as pending:
+        pending_entry = uuid.uuid4()
+        for checkin_id, tipo, minutes in (
+            (pending_entry, "entrada", 0),
+            (uuid.uuid4(), "saida", 45),
+        ):
+            pending.execute(
+                "insert into checkins (checkin_id, aluno_id, tipo, ocorrido_em, origem) "
+                "values (%s, %s, %s, %s, 'importacao')",
+                (checkin_id, novo, tipo, at(today - timedelta(days=30), 19, minutes)),
+            )
+        assert "ERROR=0" in build(dbt_env)
+        assert dbt_visits(db) == api_visits(db)
+        pending.commit()
+    assert "ERROR=0" in build(dbt_env)
+    assert dbt_visits(db) == api_visits(db)
+    assert db.execute(
+        f"select duracao_minutos from {SCHEMA}.int_visits where visita_id = %s", (pending_entry,)
+    ).fetchone() == (45,)
+    assert (
+        db.execute(
+            f"select xmin::text from {SCHEMA}.int_visits where visita_id = %s", (old_visit,)
+        ).fetchone()[0]
+        == old_xmin
+    ), "the open transaction's visit made a build re-pair from the start"
+    # a night with nothing new re-pairs only the last hours
+    build(dbt_env)
+    rewritten = db.execute(
+        f"select min(coalesce(entrada, saida)) from {SCHEMA}.int_visits "
+        f"where processado_em = (select max(processado_em) from {SCHEMA}.int_visits)"
+    ).fetchone()[0]
+    assert rewritten is None or rewritten >= now - timedelta(hours=7)
+
     # a past as-of date: the scoring row is that date and nothing after it is used
     as_of = today - timedelta(days=30)
     build(dbt_env, "--as-of", as_of.isoformat())
@@ -242,3 +299,13 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env):
         db.execute(f"select max(data_referencia) from {SCHEMA}.churn_features").fetchone()[0]
         == as_of
     )
+
+    # a night's data tests check the rows it rebuilt; test_every_row checks every row
+    db.execute(
+        f"update {SCHEMA}.int_visits set saida = entrada + interval '7 hours' where visita_id = %s",
+        (old_visit,),
+    )
+    assert "ERROR=0" in build(dbt_env)
+    every_row = dbt_test_every_row(dbt_env, settings.database_url, "int_visits")
+    assert every_row.returncode != 0, every_row.stdout[-3000:]
+    assert "FAIL 1 expression_is_true_int_visits_saida_is_null" in every_row.stdout

@@ -1,19 +1,9 @@
 {#-
-  Incremental by day. The days to recompute start at the earliest day that int_visits rewrote
-  since this table was last built (rows with a newer processado_em); the pre-hook deletes every
-  day from there on, so a day whose visits all went away does not linger, and the model
-  recomputes from the same expression on what is left.
+  Incremental by day (macros/attendance_recompute_from.sql): the days to recompute start at the
+  earliest day that int_visits rewrote since this table was last built; the pre-hook deletes
+  every day from there on, so a day whose visits all went away does not linger, and the model
+  recomputes those days.
 -#}
-{% set recompute_from_day %}
-(
-    select coalesce(min(v.data_local), 'infinity'::date)
-    from {{ ref('int_visits') }} as v
-    where v.processado_em > (
-        select coalesce(max(processado_em), '-infinity'::timestamptz) from {{ this }}
-    )
-)
-{% endset %}
-
 {{
     config(
         materialized='incremental',
@@ -22,7 +12,7 @@
         on_schema_change='fail',
         pre_hook="
             {% if is_incremental() %}
-            delete from {{ this }} where data_local >= " ~ recompute_from_day ~ "
+            delete from {{ this }} where data_local >= {{ attendance_recompute_from(this) }}
             {% endif %}
         "
     )
@@ -34,7 +24,7 @@ visitas as (
 
     select * from {{ ref('int_visits') }}
     {% if is_incremental() %}
-    where data_local >= {{ recompute_from_day }}
+    where data_local >= {{ attendance_recompute_from(this) }}
     {% endif %}
 
 ),

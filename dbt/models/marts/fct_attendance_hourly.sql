@@ -1,9 +1,31 @@
+{#-
+  Incremental by day, like fct_attendance_daily (macros/attendance_recompute_from.sql): the
+  pre-hook deletes every day from the earliest day int_visits rewrote since this table was last
+  built, and the model recomputes those days' hours.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['data_local', 'hora_local'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="
+            {% if is_incremental() %}
+            delete from {{ this }} where data_local >= {{ attendance_recompute_from(this) }}
+            {% endif %}
+        "
+    )
+}}
+
 with
 
 visitas as (
 
     select * from {{ ref('int_visits') }}
     where evento = 'visita'
+    {% if is_incremental() %}
+        and data_local >= {{ attendance_recompute_from(this) }}
+    {% endif %}
 
 ),
 
@@ -15,7 +37,8 @@ final as (
         cast(extract(isodow from data_local) as integer) as dia_semana,
         cast(count(*) as integer) as count_entradas,
         cast(count(distinct aluno_id) as integer) as count_alunos_distintos,
-        cast(round(avg(duracao_minutos), 1) as numeric(10, 1)) as duracao_media_minutos
+        cast(round(avg(duracao_minutos), 1) as numeric(10, 1)) as duracao_media_minutos,
+        max(processado_em) as processado_em
     from visitas
     group by data_local, hora_local
 

@@ -1,14 +1,23 @@
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, select
 
-from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep
-from serving.api.schemas import NO_NUL, AtualizarModeloIn, JobPublic, Message, Page
+from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep, SettingsDep
+from serving.api.schemas import (
+    NO_NUL,
+    AtualizarModeloIn,
+    BadInput,
+    CalcularChurnIn,
+    JobPublic,
+    Message,
+    Page,
+)
 from serving.db.tables import Job
 from serving.jobs import enqueue_job
-from serving.messaging.topology import MODEL_UPDATE_QUEUE
+from serving.messaging.topology import CHURN_PROBABILITIES_QUEUE, MODEL_UPDATE_QUEUE
 
 router = APIRouter(prefix="/admin", tags=["jobs"])
 
@@ -38,6 +47,41 @@ async def update_model(
         tipo="atualizar-modelo",
         fila=MODEL_UPDATE_QUEUE,
         parametros=parametros,
+        solicitado_por=who.name,
+    )
+
+
+@router.post(
+    "/calcular-churn",
+    response_model=JobPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        422: {"model": BadInput, "description": "Invalid body, or a date in the future"},
+        503: {"model": Message, "description": "Broker unavailable; the job is failed"},
+    },
+)
+async def score_churn(
+    session: SessionDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    who: AdminDep,
+    body: CalcularChurnIn | None = None,
+) -> Job:
+    """Queue a batch scoring of every active member with the champion model (admin): the new
+    scores are appended to the history and `GET /aluno/{id}/risco-churn` and `/alunos/risco`
+    serve them. Follow it at `GET /admin/jobs/{id}`."""
+    data_referencia = body.data_referencia if body else None
+    if data_referencia and data_referencia > datetime.now(settings.tz).date():
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"data_referencia {data_referencia.isoformat()} is in the future",
+        )
+    return await enqueue_job(
+        session,
+        publisher,
+        tipo="calcular-churn",
+        fila=CHURN_PROBABILITIES_QUEUE,
+        parametros={"data_referencia": data_referencia.isoformat()} if data_referencia else {},
         solicitado_por=who.name,
     )
 

@@ -1,0 +1,161 @@
+"""The churn lifecycle's commands, mounted on `gympulse`: pipeline run, flows serve, worker jobs
+(registered on the worker group), scores export."""
+
+import datetime
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+pipeline_app = typer.Typer(help="The nightly chain, run once.", no_args_is_help=True)
+flows_app = typer.Typer(help="Prefect flows and their schedules.", no_args_is_help=True)
+scores_app = typer.Typer(help="Churn scores.", no_args_is_help=True)
+
+AsOf = Annotated[
+    datetime.datetime | None,
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Use nothing after this date (a backtest); default: today in the gym's zone",
+    ),
+]
+
+
+def _prefect_defaults() -> None:
+    # The temporary server's telemetry locks its SQLite database ("database is locked").
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    as_of: AsOf = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Train and try to promote a new model before scoring")
+    ] = True,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
+) -> None:
+    """Build ▶ train ▶ register ▶ promote ▶ score ▶ daily report, once."""
+    from serving.cli import _logging, _settings
+
+    _settings()
+    _prefect_defaults()
+    _logging()
+    from flows.churn import nightly_flow
+
+    try:
+        outcome = nightly_flow(
+            as_of=as_of.date() if as_of else None, retrain=retrain, full_refresh=full_refresh
+        )
+    except Exception as exc:  # the flow already logged the traceback
+        typer.secho(f"pipeline failed: {type(exc).__name__}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    _print_outcome(outcome)
+
+
+def _print_outcome(outcome: dict) -> None:
+    typer.echo(f"as of {outcome['data_referencia']}")
+    training = outcome.get("treino")
+    if training:
+        for name, values in training["metricas"].items():
+            typer.echo(
+                f"  {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
+                f"Brier {values['brier']:.4f}  lift@10% {values['lift_top10']:.2f}"
+            )
+        verdict = "promoted to @champion" if training["promovido"] else "not promoted"
+        typer.echo(f"  model v{training['modelo_versao']}: {verdict} ({training['motivo']})")
+    scoring = outcome["pontuacao"]
+    tiers = scoring["por_faixa"]
+    typer.echo(
+        f"  scored {scoring['alunos_pontuados']:,} members with v{scoring['modelo_versao']}: "
+        f"{tiers['alto']} alto, {tiers['medio']} medio, {tiers['baixo']} baixo"
+    )
+    typer.echo(f"  daily report for {outcome['relatorio']['data']} stored")
+
+
+@flows_app.command("serve")
+def flows_serve() -> None:
+    """Serve the flows with their schedules (nightly pipeline, weekly training) to the Prefect
+    server at PREFECT_API_URL; they show up in its UI."""
+    from serving.cli import _settings
+
+    settings = _settings()
+    _prefect_defaults()
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.secho(
+            "PREFECT_API_URL is not set: start a server (`prefect server start`) and export "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api so the schedules have somewhere to live",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from flows.serve import serve_flows
+
+    serve_flows(settings.gym_timezone)
+
+
+def worker_jobs(verbose: bool = False) -> None:
+    """Consume model_update_queue, churn_probabilities_queue and daily_report_queue."""
+    from flows.worker import run_job_worker
+    from serving.cli import _logging, _settings
+
+    settings = _settings()
+    _prefect_defaults()
+    _logging(verbose)
+    run_job_worker(settings)
+
+
+EXPORT_SQL = """
+copy (
+    select distinct on (p.aluno_id)
+        p.aluno_id, a.aluno_ref, p.data_referencia, round(p.probabilidade::numeric, 4),
+        p.faixa_risco, p.modelo_versao
+    from previsoes_churn p
+    join alunos a on a.id = p.aluno_id
+    where a.ativo {date_filter}
+    order by p.aluno_id, p.calculado_em desc, p.id desc
+) to stdout with (format csv)
+"""
+EXPORT_HEADER = "aluno_id,aluno_ref,data_referencia,probabilidade,faixa_risco,modelo_versao\n"
+
+
+@scores_app.command("export")
+def scores_export(
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    as_of: Annotated[
+        datetime.datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scores of this as-of date only"),
+    ] = None,
+) -> None:
+    """Each active member's latest churn score, as CSV for spreadsheets."""
+    import psycopg
+
+    from serving.cli import _settings
+    from serving.db.engine import libpq_url
+
+    settings = _settings()
+    date_filter = "and p.data_referencia = %s" if as_of else ""
+    rows = 0
+    try:
+        with (
+            psycopg.connect(libpq_url(settings.database_url)) as conn,
+            conn.cursor() as cursor,
+            out.open("w", encoding="utf-8", newline="") as handle,
+        ):
+            handle.write(EXPORT_HEADER)
+            params = (as_of.date(),) if as_of else ()
+            with cursor.copy(EXPORT_SQL.format(date_filter=date_filter), params) as copy:
+                for chunk in copy:
+                    text = bytes(chunk).decode()
+                    rows += text.count("\n")
+                    handle.write(text)
+    except OSError as exc:
+        typer.secho(f"cannot write {out}: {exc.strerror}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    except psycopg.OperationalError as exc:
+        typer.secho(f"database unavailable: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    if rows == 0:
+        typer.secho("no scores yet: run `gympulse pipeline run` first", fg="yellow", err=True)
+    typer.echo(f"{rows:,} members written to {out}")

@@ -1,0 +1,165 @@
+"""The churn half of `gympulse demo`: the Prefect and MLflow UIs, the pipeline run once
+(build ▶ train ▶ register ▶ promote ▶ score ▶ report), a synthetic student scored on demand, a
+report job through the queue, and the processes that keep serving."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from serving.config import REPO_ROOT, Settings
+
+PREFECT_PORT = 4200
+MLFLOW_PORT = 5000
+BIN = Path(sys.executable).parent
+
+
+def _spawn(args: list[str], log_name: str, env: dict[str, str]) -> subprocess.Popen:
+    (REPO_ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    log = open(REPO_ROOT / "var" / "log" / f"{log_name}.log", "ab")  # noqa: SIM115 - child's
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+
+
+def prefect_env() -> dict[str, str]:
+    return {
+        "PREFECT_HOME": str(REPO_ROOT / "var" / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+    }
+
+
+def start_uis(settings: Settings) -> list[subprocess.Popen]:
+    """Prefect server (runs, schedules) and MLflow UI (runs, registry), in the background."""
+    env = {**os.environ, **prefect_env()}
+    prefect = _spawn(
+        [
+            str(BIN / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PREFECT_PORT),
+        ],
+        "prefect-server",
+        env,
+    )
+    mlflow = _spawn(
+        [
+            str(BIN / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            settings.mlflow_tracking_uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(MLFLOW_PORT),
+        ],
+        "mlflow-ui",
+        env,
+    )
+    return [prefect, mlflow]
+
+
+def wait_for_prefect(console: Console, timeout: float = 90) -> bool:
+    """Use the server when it answers; otherwise flows run on a temporary one (still work)."""
+    url = prefect_env()["PREFECT_API_URL"]
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for the Prefect server"):
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    os.environ.update(prefect_env())
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+    console.print("[yellow]! Prefect server did not start (var/log/prefect-server.log)")
+    return False
+
+
+def run_pipeline(console: Console) -> bool:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows.churn import nightly_flow
+
+    with console.status("pipeline: dbt build ▶ train ▶ register ▶ promote ▶ score ▶ report"):
+        try:
+            outcome = nightly_flow(retrain=True)
+        except Exception as exc:
+            console.print(f"[red]✘ pipeline failed: {type(exc).__name__}: {exc}")
+            return False
+    training = outcome["treino"]
+    console.print("✔ pipeline ran; out-of-time metrics on the held-out members and weeks:")
+    for name, values in training["metricas"].items():
+        console.print(
+            f"    {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
+            f"Brier {values['brier']:.4f}  lift@10% {values['lift_top10']:.1f}"
+        )
+    verdict = "is @champion" if training["promovido"] else "was not promoted"
+    console.print(f"  model v{training['modelo_versao']} {verdict} ({training['motivo']})")
+    scoring = outcome["pontuacao"]
+    tiers = scoring["por_faixa"]
+    console.print(
+        f"✔ {scoring['alunos_pontuados']:,} active members scored: {tiers['alto']} high risk, "
+        f"{tiers['medio']} medium, {tiers['baixo']} low; daily report stored"
+    )
+    return True
+
+
+def show_on_demand_score(admin: httpx.Client, console: Console) -> None:
+    """A member created a second ago gets a score from the champion right away."""
+    plan = admin.get("/planos").raise_for_status().json()[0]["nome"]
+    student = admin.post(
+        "/aluno/sintetico",
+        json={
+            "plano": plan,
+            "visitas_semana": 0.5,
+            "duracao": 35,
+            "dias_desde_ultima": 18,
+            "semanas": 20,
+        },
+    )
+    if student.status_code != 201:
+        console.print(f"[yellow]! synthetic student not created: {student.text}")
+        return
+    aluno_id = student.json()["aluno_id"]
+    risk = admin.get(f"/aluno/{aluno_id}/risco-churn")
+    if risk.status_code != 200:
+        console.print(f"[yellow]! no score for the synthetic student: {risk.text}")
+        return
+    body = risk.json()
+    console.print(
+        f"✔ synthetic student {aluno_id} scored on demand: {body['probabilidade']:.0%} "
+        f"({body['faixa_risco']}) — " + "; ".join(f["descricao"] for f in body["fatores"])
+    )
+
+
+def request_report(admin: httpx.Client, console: Console, timeout: float = 120) -> None:
+    """POST /relatorios/diario → daily_report_queue → `gympulse worker jobs` → stored report."""
+    job = admin.post("/relatorios/diario", json={}).raise_for_status().json()
+    deadline = time.monotonic() + timeout
+    with console.status("daily report job queued; waiting for the job worker"):
+        while time.monotonic() < deadline:
+            state = admin.get(f"/admin/jobs/{job['id']}").raise_for_status().json()
+            if state["estado"] in {"done", "failed"}:
+                break
+            time.sleep(0.5)
+    if state["estado"] == "done":
+        console.print(f"✔ report job {job['id'][:8]} done through the queue: GET /relatorios")
+    else:
+        console.print(f"[yellow]! report job ended {state['estado']}: {state.get('erro')}")
+
+
+def start_workers(serve_flows: bool) -> list[subprocess.Popen]:
+    env = {**os.environ}
+    cli = [sys.executable, "-m", "serving.cli"]
+    children = [_spawn([*cli, "worker", "jobs"], "worker-jobs", env)]
+    if serve_flows:
+        children.append(_spawn([*cli, "flows", "serve"], "flows-serve", env))
+    return children

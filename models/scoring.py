@@ -1,0 +1,150 @@
+"""Batch scoring with the `@champion` model: features of the as-of date → probability, risk tier
+and reason codes → `previsoes_churn` (appended) → Redis. Also the on-demand score of one member
+the API asks for when a member has never been scored."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import redis
+import sqlalchemy as sa
+
+from models import registry
+from models.features import FEATURES, MissingFeatureError, load_scoring
+from models.reasons import explain
+from serving.scores import ScoredMember, refresh_cache, store_scores
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+
+
+class NoChampionError(LookupError):
+    """No model holds the `@champion` alias yet: train one first."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    name: str
+    version: str
+    model: Any
+    thresholds: dict[str, float]
+    reasons: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    as_of: date
+    model_version: str
+    scored: int
+    por_faixa: dict[str, int]
+    cache_refreshed: bool
+    kpis: dict[str, Any] | None
+
+
+def load_champion(model_name: str) -> Champion:
+    version = registry.champion(model_name)
+    if version is None:
+        raise NoChampionError(
+            f"no model registered as {model_name}@champion yet: train one first "
+            "(gympulse pipeline run, or POST /admin/atualizar-modelo)"
+        )
+    meta = registry.load_meta(version.run_id)
+    model = registry.load_model(model_name, str(version.version))
+    return Champion(model_name, str(version.version), model, meta["thresholds"], meta["reasons"])
+
+
+def risk_tier(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return np.where(
+        probabilities >= thresholds["alto"],
+        "alto",
+        np.where(probabilities >= thresholds["medio"], "medio", "baixo"),
+    )
+
+
+def predict(champion: Champion, features: pd.DataFrame) -> list[ScoredMember]:
+    probabilities = champion.model.predict_proba(features[FEATURES])[:, 1]
+    tiers = risk_tier(probabilities, champion.thresholds)
+    reasons = explain(features, champion.reasons)
+    return [
+        ScoredMember(int(aluno_id), round(float(p), 6), str(tier), factors)
+        for aluno_id, p, tier, factors in zip(
+            features["aluno_id"], probabilities, tiers, reasons, strict=True
+        )
+    ]
+
+
+def _member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
+        )
+        return dict(rows.tuples().all())
+
+
+def score_members(
+    engine: sa.Engine,
+    cache: redis.Redis | None,
+    *,
+    schema: str,
+    model_name: str,
+    as_of: date,
+    cache_ttl: int,
+    risk_list_size: int = 500,
+    job_id: uuid.UUID | None = None,
+    progress: Progress | None = None,
+) -> ScoringSummary:
+    report = progress or (lambda _fraction, _message: None)
+    report(0.05, f"loading {model_name}@champion")
+    champion = load_champion(model_name)
+    report(0.15, f"reading features as of {as_of}")
+    features = load_scoring(engine, schema, as_of=as_of)
+    if features.empty:
+        raise MissingFeatureError(
+            f"no feature rows for {as_of} in {schema}.churn_features: build the warehouse for "
+            f"that date first (gympulse dbt build --as-of {as_of})"
+        )
+    report(0.3, f"scoring {len(features):,} members with v{champion.version}")
+    scores = predict(champion, features)
+    report(0.6, "appending to previsoes_churn")
+    scored_at = store_scores(
+        engine,
+        scores,
+        as_of=as_of,
+        model_name=model_name,
+        model_version=champion.version,
+        job_id=job_id,
+    )
+    kpis, refreshed = None, False
+    if cache is not None:
+        report(0.8, "refreshing Redis")
+        try:
+            kpis = refresh_cache(
+                cache,
+                scores,
+                names=lambda ids: _member_names(engine, ids),
+                as_of=as_of,
+                model_name=model_name,
+                version=champion.version,
+                scored_at=scored_at,
+                ttl=cache_ttl,
+                list_size=risk_list_size,
+            )
+            refreshed = True
+        except redis.RedisError as exc:
+            # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
+            log.warning("scores stored but Redis was not refreshed: %s", exc)
+    tiers = pd.Series([s.faixa_risco for s in scores]).value_counts().to_dict()
+    report(1.0, f"{len(scores):,} members scored")
+    return ScoringSummary(
+        as_of=as_of,
+        model_version=champion.version,
+        scored=len(scores),
+        por_faixa={t: int(tiers.get(t, 0)) for t in ("alto", "medio", "baixo")},
+        cache_refreshed=refreshed,
+        kpis=kpis,
+    )

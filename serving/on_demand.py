@@ -1,0 +1,74 @@
+"""Scoring one member on demand: a member the nightly batch has not seen yet (a synthetic
+student created a second ago, a new sign-up) is scored by the champion from its current
+features, read from the warehouse's live view `churn_features_atuais` — the same SQL macro as
+the feature table, over the app tables as they are now.
+
+The champion is loaded once per process and reloaded when the `@champion` alias moves (checked
+at most every `CHECK_SECONDS`)."""
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+
+from serving.config import Settings
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 60.0
+LIVE_VIEW = "churn_features_atuais"
+
+
+class ChampionCache:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._champion: Any = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self):
+        """The current champion (models.scoring.Champion), or None when there is none."""
+        from models import registry
+        from models.scoring import load_champion
+
+        with self._lock:
+            if time.monotonic() - self._checked_at < CHECK_SECONDS and self._champion is not None:
+                return self._champion
+            registry.use_tracking(
+                self.settings.mlflow_tracking_uri,
+                self.settings.mlflow_experiment,
+                self.settings.mlflow_artifact_root,
+            )
+            current = registry.champion(self.settings.churn_model_name)
+            self._checked_at = time.monotonic()
+            if current is None:
+                self._champion = None
+            elif self._champion is None or self._champion.version != str(current.version):
+                log.info("loading %s v%s", self.settings.churn_model_name, current.version)
+                self._champion = load_champion(self.settings.churn_model_name)
+            return self._champion
+
+    def warm_in_background(self) -> None:
+        def warm() -> None:
+            try:
+                self.get()
+            except Exception as exc:  # a missing store or model only means a cold first score
+                log.warning("champion not preloaded: %s", exc)
+
+        threading.Thread(target=warm, name="warm-champion", daemon=True).start()
+
+    def score(self, features: pd.DataFrame):
+        """(champion, ScoredMember) for a one-row frame, or None when there is no champion."""
+        from models.features import normalise
+        from models.scoring import predict
+
+        champion = self.get()
+        if champion is None:
+            return None
+        return champion, predict(champion, normalise(features))[0]
+
+
+def live_features_sql(schema: str) -> str:
+    return f'select * from "{schema}"."{LIVE_VIEW}" where aluno_id = :aluno_id'
