@@ -78,7 +78,13 @@ def register_and_promote(result, as_of: date, dbt_invocation_id: str | None) -> 
     }
 
 
-@task(retries=1, retry_delay_seconds=10)
+def _worth_retrying(_task, _task_run, state) -> bool:
+    """A second attempt may get past a network hiccup, not past a missing champion or missing
+    feature rows (LookupError): those would fail the same way, only later."""
+    return not isinstance(state.result(raise_on_failure=False), LookupError)
+
+
+@task(retries=1, retry_delay_seconds=10, retry_condition_fn=_worth_retrying)
 def score(as_of: date, job_id: str | None) -> dict[str, Any]:
     res = resources()
     settings = res.use_mlflow()

@@ -51,27 +51,32 @@ def pipeline_run(
     except Exception as exc:  # the flow already logged the traceback
         typer.secho(f"pipeline failed: {type(exc).__name__}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    _print_outcome(outcome)
+    for line in outcome_lines(outcome):
+        typer.echo(line)
 
 
-def _print_outcome(outcome: dict) -> None:
-    typer.echo(f"as of {outcome['data_referencia']}")
+def outcome_lines(outcome: dict) -> list[str]:
+    """What a pipeline run did, for people: metrics, the promotion decision, the scores."""
+    lines = [f"as of {outcome['data_referencia']}"]
     training = outcome.get("treino")
     if training:
+        lines.append("  out-of-time metrics on the held-out members and weeks:")
         for name, values in training["metricas"].items():
-            typer.echo(
-                f"  {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
+            lines.append(
+                f"    {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
                 f"Brier {values['brier']:.4f}  lift@10% {values['lift_top10']:.2f}"
             )
-        verdict = "promoted to @champion" if training["promovido"] else "not promoted"
-        typer.echo(f"  model v{training['modelo_versao']}: {verdict} ({training['motivo']})")
+        verdict = "is @champion" if training["promovido"] else "was not promoted"
+        lines.append(f"  model v{training['modelo_versao']} {verdict} ({training['motivo']})")
     scoring = outcome["pontuacao"]
     tiers = scoring["por_faixa"]
-    typer.echo(
-        f"  scored {scoring['alunos_pontuados']:,} members with v{scoring['modelo_versao']}: "
-        f"{tiers['alto']} alto, {tiers['medio']} medio, {tiers['baixo']} baixo"
+    lines.append(
+        f"  {scoring['alunos_pontuados']:,} active members scored with "
+        f"v{scoring['modelo_versao']}: {tiers['alto']} high risk, {tiers['medio']} medium, "
+        f"{tiers['baixo']} low"
     )
-    typer.echo(f"  daily report for {outcome['relatorio']['data']} stored")
+    lines.append(f"  daily report for {outcome['relatorio']['data']} stored")
+    return lines
 
 
 @flows_app.command("serve")

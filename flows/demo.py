@@ -94,21 +94,11 @@ def run_pipeline(console: Console) -> bool:
         except Exception as exc:
             console.print(f"[red]✘ pipeline failed: {type(exc).__name__}: {exc}")
             return False
-    training = outcome["treino"]
-    console.print("✔ pipeline ran; out-of-time metrics on the held-out members and weeks:")
-    for name, values in training["metricas"].items():
-        console.print(
-            f"    {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
-            f"Brier {values['brier']:.4f}  lift@10% {values['lift_top10']:.1f}"
-        )
-    verdict = "is @champion" if training["promovido"] else "was not promoted"
-    console.print(f"  model v{training['modelo_versao']} {verdict} ({training['motivo']})")
-    scoring = outcome["pontuacao"]
-    tiers = scoring["por_faixa"]
-    console.print(
-        f"✔ {scoring['alunos_pontuados']:,} active members scored: {tiers['alto']} high risk, "
-        f"{tiers['medio']} medium, {tiers['baixo']} low; daily report stored"
-    )
+    from flows.cli import outcome_lines
+
+    console.print("✔ churn pipeline ran")
+    for line in outcome_lines(outcome):
+        console.print(line, highlight=False)
     return True
 
 

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -23,12 +22,13 @@ from typing import Any
 
 import orjson
 import pika
-from pika.exceptions import AMQPConnectionError, AMQPError
+from pika.exceptions import AMQPError
 
 from flows.context import job_progress, resources
 from serving.config import Settings
 from serving.jobs import fail_job, finish_job, start_job
 from serving.messaging import topology
+from serving.messaging.reconnect import run_reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def run_job(queue: str, job_id: str, parametros: dict) -> None:
     """Run one job to its end state; never raises."""
     engine = resources().engine
     if start_job(engine, uuid.UUID(job_id)) is None:
-        log.warning("job %s is not in the jobs table; ignoring its message", job_id)
+        log.warning("job %s is unknown or has already ended; ignoring its message", job_id)
         return
     try:
         result = RECIPES[queue](job_id, parametros)
@@ -156,15 +156,7 @@ class JobWorker:
                 connection.close()
 
     def run(self) -> None:
-        backoff = 0.5
-        while not self.stopping:
-            try:
-                self.run_once()
-                backoff = 0.5
-            except (AMQPConnectionError, AMQPError, OSError) as exc:
-                log.warning("RabbitMQ connection lost (%r); reconnecting in %.1fs", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        run_reconnecting(self.run_once, lambda: self.stopping)
 
     def stop(self, *_args) -> None:
         self.stopping = True

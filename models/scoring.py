@@ -58,20 +58,26 @@ def load_champion(model_name: str) -> Champion:
     return Champion(model_name, str(version.version), model, meta["thresholds"], meta["reasons"])
 
 
+# Probabilities are stored and shown with this many decimals.
+PRECISION = 6
+
+
 def risk_tier(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """The tier of each (stored, rounded) probability. Thresholds are compared at the same
+    precision: a score equal to a threshold (isotonic calibration makes many) is in the higher
+    tier, and the stored number always agrees with its tier."""
+    alto, medio = round(thresholds["alto"], PRECISION), round(thresholds["medio"], PRECISION)
     return np.where(
-        probabilities >= thresholds["alto"],
-        "alto",
-        np.where(probabilities >= thresholds["medio"], "medio", "baixo"),
+        probabilities >= alto, "alto", np.where(probabilities >= medio, "medio", "baixo")
     )
 
 
 def predict(champion: Champion, features: pd.DataFrame) -> list[ScoredMember]:
-    probabilities = champion.model.predict_proba(features[FEATURES])[:, 1]
+    probabilities = np.round(champion.model.predict_proba(features[FEATURES])[:, 1], PRECISION)
     tiers = risk_tier(probabilities, champion.thresholds)
     reasons = explain(features, champion.reasons)
     return [
-        ScoredMember(int(aluno_id), round(float(p), 6), str(tier), factors)
+        ScoredMember(int(aluno_id), float(p), str(tier), factors)
         for aluno_id, p, tier, factors in zip(
             features["aluno_id"], probabilities, tiers, reasons, strict=True
         )

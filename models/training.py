@@ -207,9 +207,11 @@ def train_models(
 
     report(0.8, "feature importances on the held-out set")
     importances = _importances(model, split.test, seed)
+    # At the precision scores are stored with (models.scoring.PRECISION), so a stored score
+    # and its tier agree with the thresholds logged with the model.
     thresholds = {
-        "alto": float(np.quantile(scores, HIGH_RISK_QUANTILE)),
-        "medio": float(np.quantile(scores, MEDIUM_RISK_QUANTILE)),
+        "alto": round(float(np.quantile(scores, HIGH_RISK_QUANTILE)), 6),
+        "medio": round(float(np.quantile(scores, MEDIUM_RISK_QUANTILE)), 6),
     }
     return TrainingResult(
         model=model,

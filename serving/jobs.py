@@ -46,17 +46,23 @@ async def enqueue_job(
 # --- the worker's side: state transitions written with a plain (sync) engine -----------------
 
 
-def _update_job(engine: sa.Engine, job_id: uuid.UUID, **values) -> None:
+# A job that ended stays as it ended: a redelivered message (the worker stopped after the job
+# ended but before its ack) must neither run it again nor overwrite its outcome.
+_UNFINISHED = Job.estado.in_(("queued", "running"))
+
+
+def _update_job(engine: sa.Engine, job_id: uuid.UUID, *where, **values) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.update(Job).where(Job.id == job_id).values(**values))
+        conn.execute(sa.update(Job).where(Job.id == job_id, *where).values(**values))
 
 
 def start_job(engine: sa.Engine, job_id: uuid.UUID) -> dict | None:
-    """Mark the job running; returns its row (None when no such job exists)."""
+    """Mark the job running; returns its row (None when no such job exists or it has already
+    ended: done or failed)."""
     with engine.begin() as conn:
         row = conn.execute(
             sa.update(Job)
-            .where(Job.id == job_id)
+            .where(Job.id == job_id, _UNFINISHED)
             .values(
                 estado="running",
                 progresso=0.0,
@@ -90,6 +96,7 @@ def fail_job(engine: sa.Engine, job_id: uuid.UUID, error: str) -> None:
     _update_job(
         engine,
         job_id,
+        _UNFINISHED,
         estado="failed",
         mensagem=None,
         erro=error[:4000],

@@ -15,9 +15,9 @@ What counts for the day `dia` (gym time zone `tz`, from 00:00 to 24:00 local):
 - `duracao_media_minutos`: over the visits with an exit;
 - by hour, `alunos` is the distinct members who started a visit in that hour;
 - by plan, the member's current plan; every active plan is listed, with zeros;
-- `novos_alto_risco` (and the section `alto_risco`): members whose latest churn score
-  calculated that day (by `calculado_em`, gym time) is `alto` while their latest score before
-  that day was not `alto`, or did not exist.
+- `novos_alto_risco` (and the section `alto_risco`): members whose latest churn score as of
+  that day (`data_referencia`) is `alto` while their latest score as of an earlier day was not
+  `alto`, or did not exist.
 
 `resumo` (JSON, round-trips through JSONB unchanged)::
 
@@ -203,13 +203,14 @@ join planos as pl on pl.id = a.plano_id
 order by lower(a.nome), v.aluno_id
 """
 
-# Latest score of the day per member; for those `alto`, the latest score before the day.
+# Latest score as of the day per member; for those `alto`, the latest score as of an earlier day.
+# By as-of date, not by when it was computed: a backtest's report for a past day is right too.
 NEW_HIGH_RISK_SQL = """
 with do_dia as (
     select distinct on (aluno_id)
         aluno_id, probabilidade, faixa_risco, modelo_nome, modelo_versao, fatores
     from previsoes_churn
-    where calculado_em >= :inicio and calculado_em < :fim
+    where data_referencia = :dia
     order by aluno_id, calculado_em desc, id desc
 )
 select
@@ -229,8 +230,8 @@ join planos as pl on pl.id = a.plano_id
 left join lateral (
     select p.faixa_risco, p.probabilidade
     from previsoes_churn as p
-    where p.aluno_id = d.aluno_id and p.calculado_em < :inicio
-    order by p.calculado_em desc, p.id desc
+    where p.aluno_id = d.aluno_id and p.data_referencia < :dia
+    order by p.data_referencia desc, p.calculado_em desc, p.id desc
     limit 1
 ) as anterior on true
 where d.faixa_risco = 'alto' and (anterior.faixa_risco is null or anterior.faixa_risco <> 'alto')
@@ -279,6 +280,7 @@ def generate_daily_report(
         "leitura_inicio": inicio - EDGE,
         "leitura_fim": fim + EDGE,
         "tz": str(tz),
+        "dia": dia,
     }
     step(0.0, f"lendo as visitas de {dia.isoformat()}")
     # One snapshot for every query, so the totals and the lists agree.

@@ -25,7 +25,10 @@ import sqlalchemy as sa
 from serving.config import Settings, get_settings
 from serving.db.engine import libpq_url, sync_engine
 from serving.security import create_access_token
-from serving.tests.conftest import APP_TABLES, TEST_ENV
+
+# Importing the serving fixtures puts their test environment (TEST_ENV) in os.environ; the
+# churn environment below overrides parts of it, so subprocesses inherit os.environ as it is.
+from serving.tests.conftest import APP_TABLES
 
 TZ = ZoneInfo("America/Sao_Paulo")
 MEMBERS = 600
@@ -165,6 +168,17 @@ def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "con
         time.sleep(interval)
 
 
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """`gympulse ...` as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "serving.cli", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class PrivateRedis:
     """A Redis server of our own on a free port, so a test can stop it without taking the
     shared server (and everyone else's tests) down with it."""
@@ -186,6 +200,7 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        wait_for(self.is_up, 15, 0.05, f"redis-server on port {self.port}")
 
     @property
     def url(self) -> str:
@@ -215,7 +230,7 @@ class JobWorkerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "serving.cli", "worker", "jobs"],
-                env={**os.environ, **TEST_ENV, **self.env},
+                env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -11,10 +11,32 @@
   The snapshots in between keep, until their label is observed, the values they had a week after
   their date; their label is null, so no training set reads them. Every labelled row is
   therefore built exactly as a rebuild of the whole window would build it. A backtest
-  (var('as_of')) or --full-refresh rebuilds everything.
+  (var('as_of')), --full-refresh, or a table whose last build was not within the last week
+  (the one after a backtest, or after a long pause: its labels stopped at an older date)
+  rebuilds everything.
 -#}
 {% macro churn_features_rebuilds_all() -%}
-    {{- return(var('as_of', none) is not none or flags.FULL_REFRESH or not is_incremental()) -}}
+    {{- return(
+        var('as_of', none) is not none
+        or flags.FULL_REFRESH
+        or not is_incremental()
+        or not churn_features_built_last_week()
+    ) -}}
+{%- endmacro %}
+
+{#- Did the previous build score a date of the last week? (index on data_referencia) -#}
+{% macro churn_features_built_last_week() -%}
+    {%- if not execute -%}
+        {{- return(true) -}}
+    {%- endif -%}
+    {%- set query -%}
+        select exists (
+            select 1 from {{ this }}
+            where data_referencia between {{ as_of_date() }} - 7 and {{ as_of_date() }}
+                and tipo_linha = 'pontuacao'
+        )
+    {%- endset -%}
+    {{- return(run_query(query).columns[0].values()[0]) -}}
 {%- endmacro %}
 
 {#- The earliest date a night rebuilds. -#}

@@ -53,8 +53,11 @@
 
 {#-
   Where the pre-hook starts deleting (and the run re-pairing), from the table as the previous
-  run left it. The new events are read through a fence (offset 0) so PostgreSQL scans checkins
-  once instead of walking the ocorrido_em index from the oldest event looking for a new one.
+  run left it, through int_visits' indexes: the last event is an entry or an exit at most 6 h
+  after its entry, so its row is on the last gym-local day or the day before (data_local); the
+  previous run's horizon is on its rows (processado_em). The new events are read through a fence
+  (offset 0) so PostgreSQL scans checkins once (there is no index on gravado_em) instead of
+  walking the ocorrido_em index from the oldest event looking for a new one.
 -#}
 {% macro visits_recompute_from(relation) -%}
 (
@@ -76,9 +79,16 @@
         ) - interval '6 hours 2 minutes'
     from (
         select
-            greatest(max(entrada), max(saida)) as ultimo_evento,
-            max(lido_ate) as lido_ate
-        from {{ relation }}
+            (
+                select greatest(max(entrada), max(saida))
+                from {{ relation }}
+                where data_local >= (select max(data_local) from {{ relation }}) - 1
+            ) as ultimo_evento,
+            (
+                select max(lido_ate)
+                from {{ relation }}
+                where processado_em >= (select max(processado_em) from {{ relation }})
+            ) as lido_ate
     ) as previous
 )
 {%- endmacro %}

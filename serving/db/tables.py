@@ -214,8 +214,6 @@ class PrevisaoChurn(Base):
         CheckConstraint("faixa_risco in ('baixo', 'medio', 'alto')", name="ck_previsoes_faixa"),
         Index("ix_previsoes_aluno_calculado", "aluno_id", "calculado_em"),
         Index("ix_previsoes_referencia", "data_referencia"),
-        # The daily report reads the scores calculated on one day.
-        Index("ix_previsoes_calculado", "calculado_em"),
     )
 
 

@@ -20,13 +20,14 @@ import orjson
 import pika
 import psycopg
 import redis
-from pika.exceptions import AMQPConnectionError, AMQPError
+from pika.exceptions import AMQPError
 
 from serving.cache import invalidate_members_sync
 from serving.config import Settings
 from serving.db.engine import libpq_url
 from serving.messaging import topology
 from serving.messaging.events import CheckinEvent, PoisonMessage, decode_checkins
+from serving.messaging.reconnect import run_reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +183,7 @@ class CheckinConsumer:
                 pass
 
     def run(self) -> None:
-        backoff = 0.5
-        while not self.stopping:
-            try:
-                self.run_once()
-                backoff = 0.5
-            except (AMQPConnectionError, AMQPError, OSError) as exc:
-                log.warning("RabbitMQ connection lost (%r); reconnecting in %.1fs", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        run_reconnecting(self.run_once, lambda: self.stopping)
         self._drop_db()
         log.info("stopped: %d events stored, %d messages parked", self.stored, self.parked)
 

@@ -118,11 +118,15 @@ def test_a_worse_model_is_registered_but_champion_stays(trained, worse, model_na
     assert run.data.tags["promoted"] == "false"
     # the champion was judged on the candidate's held-out data: it scores there what it scored
     # when it was trained (the same snapshots, the same members)
-    assert run.data.metrics["champion_pr_auc"] == pytest.approx(trained.metrics["random_forest"]["pr_auc"])
+    assert run.data.metrics["champion_pr_auc"] == pytest.approx(
+        trained.metrics["random_forest"]["pr_auc"]
+    )
     assert run.data.metrics["pr_auc"] < run.data.metrics["champion_pr_auc"]
 
 
-def test_a_better_model_takes_over_and_ties_keep_the_champion(trained, worse, model_name, warehouse):
+def test_a_better_model_takes_over_and_ties_keep_the_champion(
+    trained, worse, model_name, warehouse
+):
     register(worse, model_name, warehouse)
 
     _, better, promoted = register(trained, model_name, warehouse)

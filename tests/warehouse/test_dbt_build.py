@@ -205,6 +205,13 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
     old_xmin = db.execute(
         f"select xmin::text from {SCHEMA}.int_visits where visita_id = %s", (old_visit,)
     ).fetchone()[0]
+    snapshot_xmin = dict(
+        db.execute(
+            f"select data_referencia, xmin::text from {SCHEMA}.churn_features "
+            f"where aluno_id = %s and tipo_linha = 'treino'",
+            (assiduo,),
+        ).fetchall()
+    )
     history.tap(assiduo, "saida", open_entry + timedelta(minutes=80))
     history.tap(assiduo, "saida", open_entry + timedelta(minutes=81))  # double tap
     new_visit = history.visit(novo, now - timedelta(minutes=50), minutes=40)
@@ -237,6 +244,25 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
         ).fetchone()[0]
         == old_xmin
     ), "int_visits was rebuilt instead of updated incrementally"
+    # a night rebuilds the snapshots whose label it observed within the last week and those of
+    # the last week; the ones in between (label still null) and older ones are left alone
+    rebuilt = {
+        day
+        for day, xmin in db.execute(
+            f"select data_referencia, xmin::text from {SCHEMA}.churn_features "
+            f"where aluno_id = %s and tipo_linha = 'treino'",
+            (assiduo,),
+        ).fetchall()
+        if snapshot_xmin.get(day) != xmin
+    }
+    assert rebuilt == {
+        day
+        for day in snapshot_xmin
+        if today - timedelta(days=37) <= day <= today - timedelta(days=30)
+        or day >= today - timedelta(days=7)
+    }
+    assert 2 <= len(rebuilt) < len(snapshot_xmin) - 2  # some snapshots were left alone
+
     daily = db.execute(
         f"select d.count_visitas, v.n from {SCHEMA}.fct_attendance_daily as d "
         f"join (select data_local, count(*) filter (where evento = 'visita') as n "
@@ -282,6 +308,10 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
     assert rewritten is None or rewritten >= now - timedelta(hours=7)
 
     # a past as-of date: the scoring row is that date and nothing after it is used
+    features_today = (
+        f"select count(*), count(churn_30d), max(data_referencia) from {SCHEMA}.churn_features"
+    )
+    before_backtest = db.execute(features_today).fetchone()
     as_of = today - timedelta(days=30)
     build(dbt_env, "--as-of", as_of.isoformat())
     rows = db.execute(
@@ -306,6 +336,8 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
         (old_visit,),
     )
     assert "ERROR=0" in build(dbt_env)
+    # the night after a backtest rebuilds every snapshot as of today, not just the last weeks
+    assert db.execute(features_today).fetchone() == before_backtest
     every_row = dbt_test_every_row(dbt_env, settings.database_url, "int_visits")
     assert every_row.returncode != 0, every_row.stdout[-3000:]
     assert "FAIL 1 expression_is_true_int_visits_saida_is_null" in every_row.stdout

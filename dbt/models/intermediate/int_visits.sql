@@ -4,8 +4,9 @@
   Incremental (see macros/visits_recompute_from.sql): the pre-hook deletes every row from the
   re-pairing start S on (so a row that a late event removes, e.g. an orphan exit that now has its
   entry, goes too). The model then rebuilds every row after the last one left (R < S), reading
-  events from 6 h 2 min before R so the first rows have their predecessors; no row it writes was
-  left by the pre-hook, so delete+insert on visita_id deletes nothing and is only a safety net.
+  events from 6 h 2 min before R so the first rows have their predecessors, and appends them: a
+  visita_id is the checkin_id of the row's key event, so it fixes the row's time, and no row
+  after R was left. (R is found on the last two days of data_local, as in the pre-hook.)
   lido_ate, this run's read horizon, is a literal taken before the pre-hook: an event committed
   while the run is under way has gravado_em >= lido_ate and is a new event for the next run.
   JIT is off for an incremental run: R is known only when the statement runs, so PostgreSQL
@@ -15,8 +16,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='visita_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         indexes=[
             {'columns': ['processado_em']},
@@ -27,8 +27,11 @@
             "{% if is_incremental() %} set local jit = off {% endif %}",
             "
             {% if is_incremental() %}
+            with inicio as materialized (select {{ visits_recompute_from(this) }} as s)
             delete from {{ this }}
-            where coalesce(entrada, saida) >= {{ visits_recompute_from(this) }}
+            where
+                data_local >= (select {{ local_date('s') }} from inicio)
+                and coalesce(entrada, saida) >= (select s from inicio)
             {% endif %}
             ",
         ]
@@ -43,6 +46,7 @@ restante as (
     -- the last row the pre-hook left: everything after it is rebuilt
     select coalesce(max(coalesce(entrada, saida)), '-infinity'::timestamptz) as ultimo
     from {{ this }}
+    where data_local >= (select max(data_local) from {{ this }}) - 1
 
 ),
 {% endif %}

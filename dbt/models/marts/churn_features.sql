@@ -17,12 +17,14 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['aluno_id', 'data_referencia'],
+        incremental_strategy='append',
         on_schema_change='fail',
+        indexes=[{'columns': ['data_referencia']}],
         pre_hook="{{ churn_features_prune() }}",
     )
 }}
+{#- append: the pre-hook deleted every row this run writes (the same dates, in the same
+    transaction, so the same as-of date); a delete by key would find nothing. -#}
 with
 
 alunos as (

@@ -31,10 +31,7 @@ def upgrade() -> None:
         sa.Column("html", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("data"),
     )
-    # The report reads the churn scores calculated on its day.
-    op.create_index("ix_previsoes_calculado", "previsoes_churn", ["calculado_em"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_previsoes_calculado", table_name="previsoes_churn")
     op.drop_table("relatorios_diarios")

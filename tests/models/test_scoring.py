@@ -1,0 +1,185 @@
+"""Batch scoring with `@champion`: one score per active member appended to `previsoes_churn`,
+risk tiers from the model's thresholds, reasons, and Redis holding exactly what the API would
+answer from PostgreSQL — or, with Redis down, the scores safe in PostgreSQL anyway."""
+
+from datetime import timedelta
+
+import numpy as np
+import orjson
+import pytest
+import redis
+
+from models import registry
+from models.features import FEATURES, load_scoring
+from models.scoring import score_members
+from serving.cache import churn_key
+from serving.scores import KPI_KEY, LATEST_FIELD, RISK_LIST_KEY
+from tests.churn_support import PrivateRedis
+
+MODEL = "churn-scoring"
+TTL = 3600
+
+
+@pytest.fixture(scope="module")
+def champion(trained, mlflow_store, warehouse) -> dict:
+    run_id, version = registry.log_training_run(trained, model_name=MODEL, as_of=warehouse.as_of)
+    assert registry.promote_if_better(MODEL, version, run_id, trained).promoted
+    return {"version": version, "thresholds": registry.load_meta(run_id)["thresholds"]}
+
+
+@pytest.fixture
+def no_scores(warehouse):
+    warehouse.conn.execute("delete from previsoes_churn")
+
+
+def score(warehouse, cache, as_of=None):
+    return score_members(
+        warehouse.engine,
+        cache,
+        schema=warehouse.schema,
+        model_name=MODEL,
+        as_of=as_of or warehouse.as_of,
+        cache_ttl=TTL,
+        risk_list_size=50,
+    )
+
+
+def stored(warehouse, where: str = "true", params=()) -> list[tuple]:
+    return warehouse.conn.execute(
+        "select aluno_id, probabilidade, faixa_risco, fatores, modelo_nome, modelo_versao, "
+        f"data_referencia, calculado_em from previsoes_churn where {where} order by aluno_id",
+        params,
+    ).fetchall()
+
+
+def test_every_active_member_gets_one_score_and_history_is_kept(
+    warehouse, champion, cache, no_scores
+):
+    summary = score(warehouse, cache)
+
+    rows = stored(warehouse)
+    active = warehouse.feature_members(warehouse.as_of)
+    assert active == warehouse.active_members()  # the as-of date is the simulation's last day
+    assert [r[0] for r in rows] == sorted(active)
+    assert summary.scored == len(active) and summary.model_version == champion["version"]
+    assert sum(summary.por_faixa.values()) == len(active)
+    assert summary.cache_refreshed
+
+    alto, medio = champion["thresholds"]["alto"], champion["thresholds"]["medio"]
+    for aluno_id, p, tier, factors, name, version, day, _ in rows:
+        expected = "alto" if p >= alto else "medio" if p >= medio else "baixo"
+        assert tier == expected, aluno_id
+        assert (name, version, day) == (MODEL, champion["version"], warehouse.as_of)
+        assert len(factors) <= 3
+        assert all(set(f) == {"fator", "descricao", "valor"} and f["descricao"] for f in factors)
+    tiers = {r[2] for r in rows}
+    assert tiers == {"alto", "medio", "baixo"}
+    high = [r for r in rows if r[2] == "alto"]
+    assert sum(1 for r in high if r[3]) >= 0.8 * len(high), "high-risk members need reasons"
+
+    # the stored probabilities are the champion's on the as-of date's feature rows
+    features = load_scoring(warehouse.engine, warehouse.schema, as_of=warehouse.as_of)
+    model = registry.load_model(MODEL)
+    probabilities = model.predict_proba(features[FEATURES])[:, 1]
+    expected = dict(zip(features["aluno_id"], probabilities, strict=True))
+    np.testing.assert_allclose([r[1] for r in rows], [expected[r[0]] for r in rows], atol=1e-6)
+
+    score(warehouse, cache)
+
+    again = stored(warehouse)
+    assert len(again) == 2 * len(rows)
+    assert len({r[7] for r in again}) == 2
+    first = sorted(again, key=lambda r: (r[7], r[0]))[: len(rows)]
+    assert [r[:7] for r in first] == [r[:7] for r in rows], "the first batch is kept as it was"
+    second = sorted(again, key=lambda r: (r[7], r[0]))[len(rows) :]
+    assert [r[:7] for r in second] == [r[:7] for r in rows], "same model, same features"
+
+
+def test_redis_holds_what_the_api_answers_from_postgresql(
+    warehouse, champion, cache, no_scores, api, staff_headers
+):
+    summary = score(warehouse, cache)
+
+    rows = stored(warehouse)
+    by_tier = {}
+    for row in sorted(rows, key=lambda r: -r[1]):
+        by_tier.setdefault(row[2], row[0])
+    members = [*by_tier.values(), rows[0][0], rows[-1][0]]
+    cached = {m: orjson.loads(cache.hget(churn_key(m), LATEST_FIELD)) for m in members}
+    assert all(0 < cache.ttl(churn_key(m)) <= TTL for m in members)
+
+    at_risk = orjson.loads(cache.get(RISK_LIST_KEY))
+    names = dict(warehouse.conn.execute("select id, nome from alunos").fetchall())
+    assert len(at_risk) == 50
+    assert [i["probabilidade"] for i in at_risk] == sorted((r[1] for r in rows), reverse=True)[:50]
+    assert all(i["nome"] == names[i["aluno_id"]] for i in at_risk)
+    top = at_risk[0]["aluno_id"]
+    assert {k: v for k, v in at_risk[0].items() if k != "nome"} == orjson.loads(
+        cache.hget(churn_key(top), LATEST_FIELD)
+    )
+
+    kpis = orjson.loads(cache.get(KPI_KEY))
+    assert kpis == summary.kpis
+    assert kpis["alunos_pontuados"] == len(rows)
+    assert kpis["por_faixa"] == summary.por_faixa
+    assert kpis["data_referencia"] == warehouse.as_of.isoformat()
+    assert kpis["modelo_versao"] == champion["version"]
+    assert kpis["cancelamentos_esperados_30d"] == pytest.approx(sum(r[1] for r in rows), abs=0.1)
+
+    cache.flushdb()
+    for member in members:
+        url = f"/aluno/{member}/risco-churn"
+        from_postgres = api.get(url, headers=staff_headers["recepcao"])
+        assert from_postgres.status_code == 200
+        assert from_postgres.json() == cached[member], member
+        # and the answer the API cached on the way is the same again
+        assert api.get(url, headers=staff_headers["analista"]).json() == cached[member]
+        assert cache.exists(churn_key(member))
+
+
+def test_rescoring_drops_members_cancelled_since_from_the_cache(
+    warehouse, champion, cache, no_scores, api, staff_headers
+):
+    earlier = warehouse.conn.execute(
+        f'select max(data_referencia) from "{warehouse.schema}".churn_features '
+        "where tipo_linha = 'treino' and data_referencia <= %s",
+        (warehouse.as_of - timedelta(days=21),),
+    ).fetchone()[0]
+    left = warehouse.feature_members(earlier) - warehouse.feature_members(warehouse.as_of)
+    assert left, "the simulated gym has members who cancelled in the last weeks"
+    assert not left & warehouse.active_members()
+    score(warehouse, cache, as_of=earlier)
+    assert all(cache.exists(churn_key(m)) for m in left)
+
+    score(warehouse, cache)
+
+    assert not any(cache.exists(churn_key(m)) for m in left)
+    assert all(cache.exists(churn_key(m)) for m in warehouse.active_members())
+    listed = {i["aluno_id"] for i in orjson.loads(cache.get(RISK_LIST_KEY))}
+    assert not listed & left
+    # their history stays in PostgreSQL
+    history = stored(warehouse, "aluno_id = any(%s)", (list(left),))
+    assert {r[0] for r in history} == left and {r[6] for r in history} == {earlier}
+    assert api.get(
+        "/alunos/risco", params={"page_size": 500}, headers=staff_headers["analista"]
+    ).json()["count"] == len(warehouse.active_members())
+
+
+@pytest.mark.chaos
+def test_scores_are_stored_when_redis_is_down(warehouse, champion, no_scores):
+    server = PrivateRedis()
+    try:
+        client = redis.Redis.from_url(server.url, socket_connect_timeout=1, socket_timeout=2)
+        assert score(warehouse, client).cache_refreshed
+        assert client.exists(KPI_KEY)
+    finally:
+        server.stop()
+    assert not server.is_up()
+
+    summary = score(warehouse, client)
+
+    assert summary.cache_refreshed is False and summary.kpis is None
+    assert summary.scored == len(warehouse.active_members())
+    rows = stored(warehouse)
+    assert len(rows) == 2 * summary.scored
+    assert len({r[7] for r in rows}) == 2
