@@ -2,6 +2,7 @@
 (build ▶ train ▶ register ▶ promote ▶ score ▶ report), a synthetic student scored on demand, a
 report job through the queue, and the processes that keep serving."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -86,6 +87,9 @@ def wait_for_prefect(console: Console, timeout: float = 90) -> bool:
 def run_pipeline(console: Console) -> bool:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The spinner says what runs; step logs are for the worker's log files.
+    for name in ("flows", "models", "serving.scores", "mlflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     from flows.churn import nightly_flow
 
     with console.status("pipeline: dbt build ▶ train ▶ register ▶ promote ▶ score ▶ report"):

@@ -47,6 +47,15 @@ class Promotion:
     champion_metrics: dict[str, float] | None
 
 
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [
+        f"{package}=={version(package)}"
+        for package in ("scikit-learn", "skops", "pandas", "numpy", "gympulse")
+    ]
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -164,6 +173,8 @@ def log_training_run(
             registered_model_name=model_name,
             skops_trusted_types=TRUSTED_TYPES,
             pyfunc_predict_fn="predict_proba",
+            # Stated, not inferred: inference shells out to uv/pip and takes ~15 s.
+            pip_requirements=_requirements(),
         )
         return run.info.run_id, str(info.registered_model_version)
 

@@ -158,7 +158,7 @@ def create_device(name: str, local: str | None = None) -> None:
 
 @app.command("demo")
 def demo(
-    members: Annotated[int, typer.Option(help="Members of the simulated gym")] = 500,
+    members: Annotated[int, typer.Option(help="Members of the simulated gym")] = 1000,
     checkins: Annotated[int, typer.Option(help="Today's check-ins to post as a kiosk")] = 400,
     port: int = 8000,
     serve: Annotated[bool, typer.Option(help="Keep API and consumer running at the end")] = True,

@@ -63,10 +63,6 @@ def churn_environment(tmp: Path, *, schema: str, model_name: str) -> Iterator[Se
         patch.setenv("MLFLOW_ARTIFACT_ROOT", str(tmp / "mlflow-artifacts"))
         patch.setenv("CHURN_MODEL_NAME", model_name)
         patch.setenv("WARM_CHAMPION", "false")
-        # MLflow otherwise spends 10-20 s per logged model loading it in a subprocess to guess
-        # its pip requirements; it then falls back to scikit-learn and skops, which is what the
-        # model needs. Not a mock: the model is logged, registered and loaded for real.
-        patch.setenv("MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT", "1")
         try:
             yield refresh_settings()
         finally:

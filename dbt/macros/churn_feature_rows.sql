@@ -128,11 +128,24 @@ select
 
     ---------- tenure and contract
     cast(c.data_referencia - c.data_matricula as integer) as dias_de_casa,
+    -- The first renewal strictly after the date. Counting whole months can land on the date
+    -- itself when the join day does not exist in the month (joined Jan 31 → Feb 28): then it
+    -- is the following one.
     cast(
         cast(
             c.data_matricula
-            + (floor(c.meses_de_casa / c.duracao_meses) + 1) * c.duracao_meses
-            * interval '1 month'
+            + (
+                floor(c.meses_de_casa / c.duracao_meses) + 1
+                + case
+                    when cast(
+                        c.data_matricula
+                        + (floor(c.meses_de_casa / c.duracao_meses) + 1) * c.duracao_meses
+                        * interval '1 month'
+                        as date
+                    ) <= c.data_referencia then 1
+                    else 0
+                end
+            ) * c.duracao_meses * interval '1 month'
             as date
         ) - c.data_referencia
         as integer

@@ -14,6 +14,8 @@ from models import registry
 from models.features import FEATURES
 from models.training import train_models
 
+pytestmark = pytest.mark.slow
+
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top10", "recall_top10")
 PLOTS = {
     "plots/roc.png",

@@ -1,0 +1,96 @@
+"""`GET /aluno/{id}/risco-churn` for a member the nightly batch never saw: a synthetic student
+created a second ago is scored by the champion from its current features (the live view
+`churn_features_atuais`), the score is stored like a batch score and cached."""
+
+import pytest
+
+from models import registry
+from serving.cache import churn_key
+from serving.scores import LATEST_FIELD
+from serving.warehouse import dbt_build
+
+STUDENT = {"duracao": 45, "semanas": 30}
+
+
+@pytest.fixture(scope="module")
+def live_today(warehouse):
+    """The package's warehouse is as of a fixed past date; the view must be as of today, when
+    the synthetic students' visits happen."""
+    built = dbt_build(warehouse.settings.database_url, select="churn_features_atuais", quiet=True)
+    assert built.success, built.exception
+    yield
+    dbt_build(
+        warehouse.settings.database_url,
+        as_of=warehouse.as_of,
+        select="churn_features_atuais",
+        quiet=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def api_champion(trained, mlflow_store, warehouse, churn_settings) -> str:
+    name = churn_settings.churn_model_name
+    run_id, version = registry.log_training_run(trained, model_name=name, as_of=warehouse.as_of)
+    registry.promote_if_better(name, version, run_id, trained)
+    return str(registry.champion(name).version)
+
+
+def _student(api, headers, plano: str, **profile) -> int:
+    created = api.post(
+        "/aluno/sintetico", json={"plano": plano, **STUDENT, **profile}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["aluno_id"]
+
+
+def test_a_synthetic_student_is_scored_on_demand_by_the_champion(
+    warehouse, live_today, api_champion, api, staff_headers, cache
+):
+    plano = warehouse.conn.execute("select nome from planos where ativo order by id").fetchone()[0]
+    admin = staff_headers["admin"]
+    leaving = _student(api, admin, plano, visitas_semana=0.5, dias_desde_ultima=25)
+    staying = _student(api, admin, plano, visitas_semana=4, dias_desde_ultima=1)
+
+    risky = api.get(f"/aluno/{leaving}/risco-churn", headers=staff_headers["recepcao"])
+    safe = api.get(f"/aluno/{staying}/risco-churn", headers=staff_headers["recepcao"])
+
+    assert risky.status_code == 200, risky.text
+    assert safe.status_code == 200, safe.text
+    risky, safe = risky.json(), safe.json()
+    assert risky["modelo_versao"] == api_champion == safe["modelo_versao"]
+    assert risky["probabilidade"] > safe["probabilidade"]
+    assert risky["faixa_risco"] in {"medio", "alto"}
+    assert any(
+        f["fator"] == "inatividade" and "25 dias" in f["descricao"] for f in risky["fatores"]
+    )
+    # stored like a batch score, and cached for the next question
+    stored = warehouse.conn.execute(
+        "select probabilidade, modelo_versao from previsoes_churn where aluno_id = %s", (leaving,)
+    ).fetchall()
+    assert stored == [(risky["probabilidade"], api_champion)]
+    assert cache.hexists(churn_key(leaving), LATEST_FIELD)
+    again = api.get(f"/aluno/{leaving}/risco-churn", headers=staff_headers["analista"])
+    assert again.json() == risky
+    assert (
+        len(
+            warehouse.conn.execute(
+                "select 1 from previsoes_churn where aluno_id = %s", (leaving,)
+            ).fetchall()
+        )
+        == 1
+    )
+
+
+def test_an_inactive_member_has_no_risk_to_score(
+    warehouse, live_today, api_champion, api, staff_headers
+):
+    plano = warehouse.conn.execute("select nome from planos where ativo order by id").fetchone()[0]
+    member = _student(api, staff_headers["admin"], plano, visitas_semana=2, dias_desde_ultima=3)
+    assert (
+        api.patch(f"/aluno/{member}/desativar", headers=staff_headers["admin"]).status_code == 200
+    )
+
+    response = api.get(f"/aluno/{member}/risco-churn", headers=staff_headers["admin"])
+
+    assert response.status_code == 404
+    assert "not active" in response.json()["detail"]
