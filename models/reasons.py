@@ -141,13 +141,16 @@ def explain(features: pd.DataFrame, reference: dict[str, Any]) -> list[list[dict
     actionable = np.column_stack([ACTIONABLE[c](filled).to_numpy(bool) for c in codes])
     strength = np.where((signals >= MIN_SIGNAL) & actionable, signals * weights, 0.0)
     order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
-    rows = filled.to_dict("records")
+    columns = {c: filled[c].to_numpy() for c in filled.columns if c != "plano"}
     explained = []
-    for i, row in enumerate(rows):
+    for i in range(len(filled)):
         reasons = []
+        row = None
         for j in order[i]:
             if strength[i, j] <= 0:
                 break
+            if row is None:  # most members have no reason: build their row only when needed
+                row = {c: float(values[i]) for c, values in columns.items()}
             code = codes[j]
             reasons.append(
                 {

@@ -2,11 +2,13 @@
 and reason codes → `previsoes_churn` (appended) → Redis. Also the on-demand score of one member
 the API asks for when a member has never been scored."""
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from models import registry
 from models.features import FEATURES, MissingFeatureError, load_scoring
 from models.reasons import explain
+from serving.cache import invalidate_members_sync
 from serving.scores import ScoredMember, refresh_cache, store_scores
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,29 @@ def _member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
         rows = conn.execute(
             sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
         )
-        return dict(rows.tuples().all())
+        return dict(rows)
+
+
+def _refresh_cache(
+    engine, cache, scores, as_of, champion, scored_at, ttl, list_size
+) -> tuple[dict[str, Any] | None, bool]:
+    try:
+        kpis = refresh_cache(
+            cache,
+            scores,
+            names=lambda ids: _member_names(engine, ids),
+            as_of=as_of,
+            model_name=champion.name,
+            version=champion.version,
+            scored_at=scored_at,
+            ttl=ttl,
+            list_size=list_size,
+        )
+    except redis.RedisError as exc:
+        # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
+        log.warning("scores stored but Redis was not refreshed: %s", exc)
+        return None, False
+    return kpis, True
 
 
 def score_members(
@@ -116,34 +141,41 @@ def score_members(
         )
     report(0.3, f"scoring {len(features):,} members with v{champion.version}")
     scores = predict(champion, features)
-    report(0.6, "appending to previsoes_churn")
-    scored_at = store_scores(
-        engine,
-        scores,
-        as_of=as_of,
-        model_name=model_name,
-        model_version=champion.version,
-        job_id=job_id,
-    )
-    kpis, refreshed = None, False
-    if cache is not None:
-        report(0.8, "refreshing Redis")
-        try:
-            kpis = refresh_cache(
+    scored_at = datetime.now(UTC)
+    report(0.6, "appending to previsoes_churn and refreshing Redis")
+    # PostgreSQL and Redis take the batch at the same time (each server works while Python
+    # feeds the other); if PostgreSQL fails, the batch's cache entries are dropped again, so
+    # the cache never holds a score the history does not.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-cache") as pool:
+        refreshing = None
+        if cache is not None:
+            refreshing = pool.submit(
+                _refresh_cache,
+                engine,
                 cache,
                 scores,
-                names=lambda ids: _member_names(engine, ids),
+                as_of,
+                champion,
+                scored_at,
+                cache_ttl,
+                risk_list_size,
+            )
+        try:
+            store_scores(
+                engine,
+                scores,
                 as_of=as_of,
                 model_name=model_name,
-                version=champion.version,
+                model_version=champion.version,
+                job_id=job_id,
                 scored_at=scored_at,
-                ttl=cache_ttl,
-                list_size=risk_list_size,
             )
-            refreshed = True
-        except redis.RedisError as exc:
-            # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
-            log.warning("scores stored but Redis was not refreshed: %s", exc)
+        except Exception:
+            if refreshing is not None and refreshing.result()[1]:
+                with contextlib.suppress(redis.RedisError):
+                    invalidate_members_sync(cache, {s.aluno_id for s in scores})
+            raise
+        kpis, refreshed = refreshing.result() if refreshing is not None else (None, False)
     tiers = pd.Series([s.faixa_risco for s in scores]).value_counts().to_dict()
     report(1.0, f"{len(scores):,} members scored")
     return ScoringSummary(

@@ -206,7 +206,10 @@ def train_models(
     results = {name: metrics(y_test, s) for name, s in held_out_scores.items()}
 
     report(0.8, "feature importances on the held-out set")
-    importances = _importances(model, split.test, seed)
+    # Measured on the forest fitted on the whole training set: the calibrated model is the same
+    # recipe on three folds plus a monotone map, so it relies on the same features; scoring one
+    # forest instead of three makes this step three times cheaper.
+    importances = _importances(forest, split.test, seed)
     # At the precision scores are stored with (models.scoring.PRECISION), so a stored score
     # and its tier agree with the thresholds logged with the model.
     thresholds = {
@@ -223,7 +226,7 @@ def train_models(
         held_out_scores=held_out_scores,
         importances=importances,
         thresholds=thresholds,
-        reasons=reason_reference(train, factor_importance(model, split.test, seed)),
+        reasons=reason_reference(train, factor_importance(forest, split.test, seed)),
         params={**params, "holdout_weeks": holdout_weeks},
         sizes={
             "rows_labelled": len(labelled),

@@ -49,9 +49,10 @@ def store_scores(
     model_name: str,
     model_version: str,
     job_id: uuid.UUID | None = None,
+    scored_at: datetime | None = None,
 ) -> datetime:
     """Append the batch in one transaction; returns the batch's `calculado_em`."""
-    scored_at = datetime.now(UTC)
+    scored_at = scored_at or datetime.now(UTC)
     raw = engine.raw_connection()
     try:
         with (
@@ -116,7 +117,6 @@ local ttl, version_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 1, #KEYS, 2 do
     redis.call('INCR', KEYS[i + 1])
     redis.call('EXPIRE', KEYS[i + 1], version_ttl)
-    redis.call('DEL', KEYS[i])
     redis.call('HSET', KEYS[i], 'latest', ARGV[2 + (i + 1) / 2])
     redis.call('EXPIRE', KEYS[i], ttl)
 end

@@ -10,15 +10,19 @@ from serving.scores import LATEST_FIELD
 from serving.warehouse import dbt_build
 
 STUDENT = {"duracao": 45, "semanas": 30}
+# The package shares one gym: the students created here leave it (cancel) at the end.
+CREATED: list[int] = []
 
 
 @pytest.fixture(scope="module")
-def live_today(warehouse):
+def live_today(warehouse, api, staff_headers):
     """The package's warehouse is as of a fixed past date; the view must be as of today, when
     the synthetic students' visits happen."""
     built = dbt_build(warehouse.settings.database_url, select="churn_features_atuais", quiet=True)
     assert built.success, built.exception
     yield
+    for member in CREATED:
+        api.patch(f"/aluno/{member}/desativar", headers=staff_headers["admin"])
     dbt_build(
         warehouse.settings.database_url,
         as_of=warehouse.as_of,
@@ -40,7 +44,8 @@ def _student(api, headers, plano: str, **profile) -> int:
         "/aluno/sintetico", json={"plano": plano, **STUDENT, **profile}, headers=headers
     )
     assert created.status_code == 201, created.text
-    return created.json()["aluno_id"]
+    CREATED.append(created.json()["aluno_id"])
+    return CREATED[-1]
 
 
 def test_a_synthetic_student_is_scored_on_demand_by_the_champion(
