@@ -92,7 +92,7 @@ def _member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
         rows = conn.execute(
             sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
         )
-        return dict(rows)
+        return dict(rows.all())
 
 
 def _refresh_cache(
