@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from models import plots
-from models.evaluation import metrics
+from models.evaluation import calibration_table, metrics
 from models.features import FEATURES, LABEL
 from models.training import TrainingResult
 
@@ -123,8 +123,6 @@ def _log_figures(result: TrainingResult) -> None:
 
 
 def _calibration_tables(result: TrainingResult) -> dict[str, pd.DataFrame]:
-    from models.evaluation import calibration_table
-
     y_test = result.split.test[LABEL].to_numpy()
     return {name: calibration_table(y_test, s) for name, s in result.held_out_scores.items()}
 

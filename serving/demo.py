@@ -3,9 +3,9 @@
 Migrates, creates the admin from the environment, starts the API and the check-in consumer,
 simulates a gym's year (imported through the history import, its last days replayed through the
 API and the queue), registers members and a kiosk through the API and posts today's check-ins
-as the kiosk, waits until every accepted check-in is in PostgreSQL, builds the warehouse (dbt:
-visits, attendance, cohorts, churn features), runs the churn pipeline (train, register in
-MLflow, promote, score every member, daily report), scores a synthetic student on demand, has
+as the kiosk, waits until every accepted check-in is in PostgreSQL, runs the churn pipeline
+(dbt build of visits, attendance, cohorts and churn features; train, register in MLflow,
+promote, score every member, daily report), scores a synthetic student on demand, has
 the job worker produce a report from the queue, then keeps serving with the MLflow and Prefect
 UIs.
 """
@@ -155,14 +155,8 @@ def _simulate(settings: Settings, members: int, url: str) -> None:
     )
 
 
-def _build_warehouse(settings: Settings) -> bool:
-    from serving.warehouse import dbt_build
-
-    with console.status("building the warehouse (dbt build: models, unit and data tests)"):
-        result = dbt_build(settings.database_url, quiet=True)
-    if not result.success:
-        console.print("[red]✘ dbt build failed: run `.venv/bin/gympulse dbt build` to see why")
-        return False
+def _describe_warehouse(settings: Settings) -> None:
+    """What the pipeline's dbt build made."""
     schema = settings.dbt_schema
     with session_scope() as session:
         rows = session.execute(
@@ -174,11 +168,10 @@ def _build_warehouse(settings: Settings) -> bool:
             )
         ).one()
     console.print(
-        f"✔ warehouse built: {rows[0]:,} visits; churn_features {rows[1]:,} rows "
+        f"  warehouse: {rows[0]:,} visits; churn_features {rows[1]:,} rows "
         f"({rows[2]:,} members to score today; {float(rows[3] or 0):.1%} of labelled rows churn "
         "within 30 days)"
     )
-    return True
 
 
 def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serve: bool) -> int:
@@ -246,11 +239,11 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
             f"  member {shown}: {freq['total_visitas']} visits in 90 days, "
             f"{freq['frequencia_semanal']}/week, average {freq['duracao_media_minutos']} min"
         )
-        if not _build_warehouse(settings):
-            return 1
         prefect_up = serve and churn_demo.wait_for_prefect(console)
+        # The pipeline's first step is the dbt build (models, unit and data tests).
         if not churn_demo.run_pipeline(console):
             return 1
+        _describe_warehouse(settings)
         children += churn_demo.start_workers(serve_flows=prefect_up)
         with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
             churn_demo.show_on_demand_score(admin, console)

@@ -363,37 +363,63 @@ def _copy_text(value: str) -> str:
     )
 
 
+class _Stage:
+    """One file's staging: its report, its rejects, and its rows with the header's number of
+    columns (blank lines skipped, the others counted as read and rejected with their line)."""
+
+    def __init__(self, source: _Source, rep: FileReport, rejects: list[Reject]) -> None:
+        self.source = source
+        self.rep = rep
+        self.rejects = rejects
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejects.append(Reject(self.source.name, line, reason))
+        self.rep.rejected += 1
+
+    def rows(self, reader: Iterator[list[str]], line_no: Callable[[], int]) -> Iterator[list[str]]:
+        ncols = len(self.source.header)
+        for row in reader:
+            if not row:
+                continue
+            self.rep.read += 1
+            if len(row) != ncols:
+                self.reject(line_no(), f"expected {ncols} columns, found {len(row)}")
+                continue
+            yield row
+
+
+@contextlib.contextmanager
+def _staged(conn, stage: _Stage, table: str, columns: str, bar: _Progress):
+    """A temp table (dropped at commit) and a COPY into it, with the file's rows:
+    yields (rows, line number of the current row, copy, progress callback)."""
+    conn.execute(f"create temp table {table} ({columns}) on commit drop")
+    task = bar.add(f"reading {stage.source.name}", stage.source.size)
+    with (
+        _rows(stage.source) as (reader, read_bytes, line_no),
+        conn.cursor().copy(f"copy {table} from stdin") as copy,
+    ):
+
+        def progress() -> None:
+            bar.update(task, completed=read_bytes())
+
+        yield stage.rows(reader, line_no), line_no, copy, progress
+        progress()
+
+
 # --- planos ---------------------------------------------------------------------------------
 
 
 def _import_planos(conn, source: _Source, rejects: list[Reject], bar: _Progress) -> FileReport:
-    rep = FileReport(source.name)
+    stage = _Stage(source, FileReport(source.name), rejects)
+    rep, reject = stage.rep, stage.reject
     i_nome, i_valor, i_duracao = (source.index[c] for c in PLANOS_COLUMNS)
-    ncols = len(source.header)
     seen: dict[str, int] = {}
-    task = bar.add(f"reading {source.name}", source.size)
-
-    def reject(line: int, reason: str) -> None:
-        rejects.append(Reject(source.name, line, reason))
-        rep.rejected += 1
+    columns = "line int, nome text, valor_mensal numeric(10, 2), duracao_meses int"
 
     with conn.transaction():
-        conn.execute(
-            "create temp table imp_planos (line int, nome text, valor_mensal numeric(10, 2), "
-            "duracao_meses int) on commit drop"
-        )
-        with (
-            _rows(source) as (reader, read_bytes, line_no),
-            conn.cursor().copy("copy imp_planos from stdin") as copy,
-        ):
-            for row in reader:
-                if not row:
-                    continue
-                rep.read += 1
+        with _staged(conn, stage, "imp_planos", columns, bar) as (rows, line_no, copy, _):
+            for row in rows:
                 line = line_no()
-                if len(row) != ncols:
-                    reject(line, f"expected {ncols} columns, found {len(row)}")
-                    continue
                 nome = row[i_nome].strip()
                 valor_text = row[i_valor].strip()
                 duracao_text = row[i_duracao].strip()
@@ -431,7 +457,6 @@ def _import_planos(conn, source: _Source, rejects: list[Reject], bar: _Progress)
                     reject(line, f"duracao_meses must be between 1 and 60: '{row[i_duracao]}'")
                     continue
                 copy.write_row((line, nome, valor, duracao))
-            bar.update(task, completed=read_bytes())
         cur = conn.execute(
             "insert into planos (nome, valor_mensal, duracao_meses) "
             "select nome, valor_mensal, duracao_meses from imp_planos order by line "
@@ -447,36 +472,20 @@ def _import_planos(conn, source: _Source, rejects: list[Reject], bar: _Progress)
 
 
 def _import_alunos(conn, source: _Source, tz: tzinfo, report: ImportReport, bar) -> FileReport:
-    rep = FileReport(source.name)
-    rejects = report.rejects
+    stage = _Stage(source, FileReport(source.name), report.rejects)
+    rep, reject = stage.rep, stage.reject
     idx = [source.index[c] for c in ALUNOS_COLUMNS]
-    ncols = len(source.header)
     refs: dict[str, int] = {}
     emails: dict[str, int] = {}
-    task = bar.add(f"reading {source.name}", source.size)
-
-    def reject(line: int, reason: str) -> None:
-        rejects.append(Reject(source.name, line, reason))
-        rep.rejected += 1
+    columns = (
+        "line int, aluno_ref text, nome text, email text, telefone text, data_nascimento date, "
+        "plano text, data_matricula timestamptz, data_cancelamento timestamptz"
+    )
 
     with conn.transaction():
-        conn.execute(
-            "create temp table imp_alunos (line int, aluno_ref text, nome text, email text, "
-            "telefone text, data_nascimento date, plano text, data_matricula timestamptz, "
-            "data_cancelamento timestamptz) on commit drop"
-        )
-        with (
-            _rows(source) as (reader, read_bytes, line_no),
-            conn.cursor().copy("copy imp_alunos from stdin") as copy,
-        ):
-            for row in reader:
-                if not row:
-                    continue
-                rep.read += 1
+        with _staged(conn, stage, "imp_alunos", columns, bar) as (rows, line_no, copy, progress):
+            for row in rows:
                 line = line_no()
-                if len(row) != ncols:
-                    reject(line, f"expected {ncols} columns, found {len(row)}")
-                    continue
                 ref, nome, email, telefone, nasc, plano, matricula, cancelamento = (
                     row[i].strip() for i in idx
                 )
@@ -509,8 +518,7 @@ def _import_alunos(conn, source: _Source, tz: tzinfo, report: ImportReport, bar)
                 values = (line, ref, nome, email or None, telefone or None, nascimento)
                 copy.write_row((*values, plano, entrou, saiu))
                 if rep.read % 5000 == 0:
-                    bar.update(task, completed=read_bytes())
-            bar.update(task, completed=read_bytes())
+                    progress()
         conn.execute("analyze imp_alunos")
         bad: list[tuple[int, str]] = []
         for line, plano in conn.execute(
@@ -656,38 +664,23 @@ def _uuid5_hex(base, name: str) -> str:
 def _import_checkins(
     conn, source: _Source, tz: tzinfo, rejects: list[Reject], bar: _Progress
 ) -> tuple[FileReport, list[int]]:
-    rep = FileReport(source.name, unit="events")
+    stage = _Stage(source, FileReport(source.name, unit="events"), rejects)
+    rep, reject = stage.rep, stage.reject
     i_ref, i_entrada, i_saida = (source.index[c] for c in CHECKINS_COLUMNS)
-    ncols = len(source.header)
     instants = _Instants(tz)
     canonical = instants.canonical
     base = hashlib.sha1(CHECKIN_NAMESPACE.bytes)
-    task = bar.add(f"reading {source.name}", source.size)
-    read = 0
     valid_events = 0
     started = time.monotonic()
-
-    def reject(line: int, reason: str) -> None:
-        rejects.append(Reject(source.name, line, reason))
-        rep.rejected += 1
+    columns = (
+        "line int, aluno_ref text, entrada timestamptz, saida timestamptz, id_entrada uuid, "
+        "id_saida uuid"
+    )
 
     with conn.transaction():
-        conn.execute(
-            "create temp table imp_checkins (line int, aluno_ref text, entrada timestamptz, "
-            "saida timestamptz, id_entrada uuid, id_saida uuid) on commit drop"
-        )
-        with (
-            _rows(source) as (reader, read_bytes, line_no),
-            conn.cursor().copy("copy imp_checkins from stdin") as copy,
-        ):
+        with _staged(conn, stage, "imp_checkins", columns, bar) as (rows, line_no, copy, progress):
             buffer: list[str] = []
-            for row in reader:
-                if not row:
-                    continue
-                read += 1
-                if len(row) != ncols:
-                    reject(line_no(), f"expected {ncols} columns, found {len(row)}")
-                    continue
+            for row in rows:
                 ref = row[i_ref].strip()
                 entrada_text = row[i_entrada].strip()
                 saida_text = row[i_saida].strip()
@@ -718,24 +711,20 @@ def _import_checkins(
                         continue
                     id_saida = _uuid5_hex(base, f"{ref}|saida|{saida_iso}")
                     record = (
-                        f"{reader.line_num}\t{ref_copy}\t{entrada_iso}\t{saida_iso}\t"
+                        f"{line_no()}\t{ref_copy}\t{entrada_iso}\t{saida_iso}\t"
                         f"{id_entrada}\t{id_saida}\n"
                     )
                     valid_events += 2
                 else:
-                    record = (
-                        f"{reader.line_num}\t{ref_copy}\t{entrada_iso}\t\\N\t{id_entrada}\t\\N\n"
-                    )
+                    record = f"{line_no()}\t{ref_copy}\t{entrada_iso}\t\\N\t{id_entrada}\t\\N\n"
                     valid_events += 1
                 buffer.append(record)
                 if len(buffer) >= _COPY_ROWS:
                     copy.write("".join(buffer))
                     buffer.clear()
-                    bar.update(task, completed=read_bytes())
+                    progress()
             if buffer:
                 copy.write("".join(buffer))
-            bar.update(task, completed=read_bytes())
-        rep.read = read
         loading = time.monotonic()
         rep.seconds_read = loading - started
         load = bar.add(f"loading {source.name} into PostgreSQL", None)

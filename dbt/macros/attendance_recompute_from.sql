@@ -27,3 +27,12 @@
     {%- set day = run_query(query).columns[0].values()[0] -%}
     {{- return("cast('" ~ day ~ "' as date)") -}}
 {%- endmacro %}
+
+{#- pre-hook of the attendance marts: drop the days this run recomputes (then appended). -#}
+{% macro attendance_prune() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where data_local >= {{ attendance_recompute_from(this) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

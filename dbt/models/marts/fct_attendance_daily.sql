@@ -2,19 +2,14 @@
   Incremental by day (macros/attendance_recompute_from.sql): the days to recompute start at the
   earliest day that int_visits rewrote since this table was last built; the pre-hook deletes
   every day from there on, so a day whose visits all went away does not linger, and the model
-  recomputes those days.
+  appends those days again (in the same transaction; a delete by key would find nothing).
 -#}
 {{
     config(
         materialized='incremental',
-        unique_key='data_local',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="
-            {% if is_incremental() %}
-            delete from {{ this }} where data_local >= {{ attendance_recompute_from(this) }}
-            {% endif %}
-        "
+        pre_hook="{{ attendance_prune() }}",
     )
 }}
 

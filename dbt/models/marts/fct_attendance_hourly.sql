@@ -6,14 +6,9 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['data_local', 'hora_local'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="
-            {% if is_incremental() %}
-            delete from {{ this }} where data_local >= {{ attendance_recompute_from(this) }}
-            {% endif %}
-        "
+        pre_hook="{{ attendance_prune() }}",
     )
 }}
 
