@@ -26,9 +26,9 @@ from serving.config import Settings, get_settings
 from serving.db.engine import libpq_url, sync_engine
 from serving.security import create_access_token
 
-# Importing the serving fixtures puts their test environment (TEST_ENV) in os.environ; the
-# churn environment below overrides parts of it, so subprocesses inherit os.environ as it is.
-from serving.tests.conftest import APP_TABLES
+# tests/conftest.py puts the test environment (TEST_ENV) in os.environ; the churn environment
+# below overrides parts of it, so subprocesses inherit os.environ as it is.
+from tests.support import APP_TABLES
 
 TZ = ZoneInfo("America/Sao_Paulo")
 MEMBERS = 600

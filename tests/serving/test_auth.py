@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from serving.config import DEV_JWT_SECRET, REPO_ROOT, Settings
 from serving.security import JWT_AUDIENCE, JWT_ISSUER
-from serving.tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 CLI = [sys.executable, "-m", "serving.cli"]
 

@@ -1,7 +1,6 @@
 """The gym simulator (CSV generation, import, replay) and the synthetic student."""
 
 import csv
-import importlib.util
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +15,9 @@ from serving.simulator import (
     replay_through_api,
     student_history,
 )
-from serving.tests.conftest import count
+from tests.support import count
 
 END = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
-HAS_IMPORT = importlib.util.find_spec("serving.history_import") is not None
-needs_import = pytest.mark.skipif(
-    not HAS_IMPORT, reason="serving/history_import.py is not there yet"
-)
 
 
 def _read(folder: Path, name: str) -> list[dict]:
@@ -162,7 +157,6 @@ def test_post_batches_stops_on_a_refusal():
         post_batches(client, [{"aluno_id": 1}], api_key="k", sleep=lambda _: None)
 
 
-@needs_import
 def test_simulated_gym_loads_through_the_history_import(settings, db, tmp_path):
     from serving.history_import import import_history
 
@@ -195,7 +189,6 @@ def test_simulated_gym_loads_through_the_history_import(settings, db, tmp_path):
     )
 
 
-@needs_import
 def test_replayed_days_go_through_the_api_and_queue(settings, client, worker, tmp_path):
     import psycopg
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from serving.tests.conftest import count, wait_until
+from tests.support import count, wait_until
 
 
 def _checkin(member: int, **extra) -> dict:

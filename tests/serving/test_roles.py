@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from serving.api.main import create_app
 from serving.security import sha256_hex
-from serving.tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 PUBLIC = frozenset({"admin", "analista", "recepcao", "kiosk", "none"})
 ADMIN = frozenset({"admin"})

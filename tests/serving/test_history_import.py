@@ -17,7 +17,7 @@ from serving.history_import import (
     checkin_uuid,
     import_history,
 )
-from serving.tests.conftest import TEST_ENV, count
+from tests.support import TEST_ENV, count
 
 PLANOS = """nome,valor_mensal,duracao_meses
 Mensal,129.90,1

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from serving.tests.conftest import wait_until
+from tests.support import wait_until
 
 TZ = ZoneInfo("America/Sao_Paulo")
 DAY = datetime(2026, 11, 2, tzinfo=TZ)  # a Monday

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from serving.api.main import create_app
 from serving.members import REFRESH_SECONDS
-from serving.tests.conftest import wait_until
+from tests.support import wait_until
 
 
 def _checkin(client, headers, member):

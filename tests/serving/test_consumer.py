@@ -9,7 +9,7 @@ import pika
 
 from serving.messaging.events import CheckinEvent, encode_checkins
 from serving.messaging.topology import CHECKIN_QUEUE, EXCHANGE, dead_letter_queue
-from serving.tests.conftest import count, wait_until
+from tests.support import count, wait_until
 
 PERSISTENT = pika.BasicProperties(delivery_mode=2, content_type="application/json")
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from serving.messaging.topology import CHECKIN_QUEUE, EXCHANGE, dead_letter_queue
-from serving.tests import services
-from serving.tests.conftest import Worker, count, wait_until
+from tests import services
+from tests.support import Worker, count, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

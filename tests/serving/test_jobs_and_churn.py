@@ -81,7 +81,7 @@ def test_at_risk_list_ranks_active_members_by_latest_score(client, headers, make
 
 
 def test_status_reports_every_dependency_and_queue(client, headers, worker):
-    from serving.tests.conftest import wait_until
+    from tests.support import wait_until
 
     def consumer_seen() -> bool:
         body = client.get("/status", headers=headers["analista"]).json()
