@@ -94,7 +94,7 @@ def main() -> None:
         help="serve another app factory with the same settings",
     )
     args = parser.parse_args()
-    # The same call as `gympulse api` (serving/cli.py), only the app differs.
+    # The same call as `gympulse api` (flows/cli/platform.py), only the app differs.
     uvicorn.run(
         args.factory,
         factory=True,

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     consumer_procs = common.consumers(args.consumers, env, out_dir)
     api = common.python_service(
         "gympulse",
-        ["serving.cli", "api", "--port", str(port), "--workers", str(args.workers)],
+        ["flows.cli", "api", "--port", str(port), "--workers", str(args.workers)],
         env,
         out_dir,
     )

@@ -77,7 +77,7 @@ def _app_service(name: str, args: argparse.Namespace, env: dict[str, str], log_d
     elif args.api_factory:
         module = ["bench.baseline_app", *server, "--factory", args.api_factory]
     else:
-        module = ["serving.cli", "api", *server]
+        module = ["flows.cli", "api", *server]
     return common.python_service(name, module, env, log_dir), port
 
 

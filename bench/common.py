@@ -206,7 +206,7 @@ def consumers(count: int, env: dict[str, str], log_dir: Path) -> list[Service]:
     return [
         python_service(
             "consumer" if i == 0 else f"consumer{i + 1}",
-            ["serving.cli", "worker", "checkins"],
+            ["flows.cli", "worker", "checkins"],
             env,
             log_dir,
         )

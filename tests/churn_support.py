@@ -167,7 +167,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "con
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     """`gympulse ...` as a user runs it, in a process of its own."""
     return subprocess.run(
-        [sys.executable, "-m", "serving.cli", *args],
+        [sys.executable, "-m", "flows.cli", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -225,7 +225,7 @@ class JobWorkerProcess:
     def start(self) -> "JobWorkerProcess":
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "serving.cli", "worker", "jobs"],
+                [sys.executable, "-m", "flows.cli", "worker", "jobs"],
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

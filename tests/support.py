@@ -40,7 +40,7 @@ class Worker:
 
     def start(self) -> "Worker":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "serving.cli", "worker", "checkins"],
+            [sys.executable, "-m", "flows.cli", "worker", "checkins"],
             env={**os.environ, **TEST_ENV},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ from serving.config import DEV_JWT_SECRET, REPO_ROOT, Settings
 from serving.security import JWT_AUDIENCE, JWT_ISSUER
 from tests.support import PASSWORD
 
-CLI = [sys.executable, "-m", "serving.cli"]
+CLI = [sys.executable, "-m", "flows.cli"]
 
 
 def _login(client, username: str, password: str = PASSWORD):

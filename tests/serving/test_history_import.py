@@ -289,7 +289,7 @@ def test_missing_column_refuses_before_anything_loads(db, settings, tmp_path, fi
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "serving.cli", "import", *args],
+        [sys.executable, "-m", "flows.cli", "import", *args],
         env={**os.environ, **TEST_ENV},
         cwd=cwd,
         capture_output=True,

@@ -38,7 +38,7 @@ def dbt_env(db, tmp_path) -> dict[str, str]:
 
 def build(env: dict[str, str], *extra: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "serving.cli", "dbt", "build", *extra],
+        [sys.executable, "-m", "flows.cli", "dbt", "build", *extra],
         env=env,
         capture_output=True,
         text=True,

@@ -1,176 +1,23 @@
-"""The `gympulse` command line."""
+"""Data commands: a simulated gym, a gym's history imported from another system, the dbt
+warehouse."""
 
 import datetime
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="gympulse: gym attendance and churn platform.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
-devices_app = typer.Typer(help="Kiosk devices and their API keys.", no_args_is_help=True)
-worker_app = typer.Typer(help="Queue consumers.", no_args_is_help=True)
-dbt_app = typer.Typer(
-    help="The dbt warehouse (dbt/): staging, visits, marts, features.", no_args_is_help=True
-)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(devices_app, name="devices")
-app.add_typer(worker_app, name="worker")
-app.add_typer(dbt_app, name="dbt")
+from flows.cli.common import configure_logging, load_settings
+
 simulate_app = typer.Typer(
     help="Simulated gym data: `gympulse simulate --members N --months M` loads a whole gym's "
     "history; `gympulse simulate student ...` creates one member with a chosen profile.",
     invoke_without_command=True,
 )
-app.add_typer(simulate_app, name="simulate")
-
-
-def _settings():
-    from pydantic import ValidationError
-
-    from serving.config import get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            typer.secho(f"configuration error: {error['msg']}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("httpx", "mlflow.utils", "alembic.runtime"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Create the database if needed and apply migrations."""
-    from serving.db.migrate import current_revision, upgrade
-
-    settings = _settings()
-    upgrade(settings.database_url, revision)
-    typer.echo(f"database at revision {current_revision(settings.database_url)}")
-
-
-@db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base")) -> None:
-    """Roll migrations back to a revision."""
-    from serving.db.migrate import downgrade
-
-    downgrade(_settings().database_url, revision)
-    typer.echo(f"downgraded to {revision}")
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """Show the applied revision."""
-    from serving.db.migrate import current_revision
-
-    typer.echo(current_revision(_settings().database_url) or "no revision applied")
-
-
-@app.command("api")
-def serve_api(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes")] = 1,
-) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    _settings()
-    uvicorn.run(
-        "serving.api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
-
-
-@worker_app.command("checkins")
-def worker_checkins(verbose: bool = False) -> None:
-    """Consume checkin_queue and land events in PostgreSQL exactly once."""
-    from serving.messaging.consumer import run_checkin_worker
-
-    _logging(verbose)
-    run_checkin_worker(_settings())
-
-
-@users_app.command("create-admin")
-def create_admin(
-    username: Annotated[str | None, typer.Option(envvar="GYMPULSE_ADMIN_USERNAME")] = None,
-    password: Annotated[
-        str | None, typer.Option(envvar="GYMPULSE_ADMIN_PASSWORD", show_default=False)
-    ] = None,
-    email: Annotated[str | None, typer.Option(envvar="GYMPULSE_ADMIN_EMAIL")] = None,
-) -> None:
-    """Create (or reset the password of) an admin user. Reads GYMPULSE_ADMIN_USERNAME and
-    GYMPULSE_ADMIN_PASSWORD, or asks."""
-    from serving.users import UserError, upsert_admin
-
-    settings = _settings()
-    username = username or settings.admin_username
-    if password is None and settings.admin_password is not None:
-        password = settings.admin_password.get_secret_value()
-    if not username:
-        if not sys.stdin.isatty():
-            typer.secho("set GYMPULSE_ADMIN_USERNAME or pass --username", fg="red", err=True)
-            raise typer.Exit(2)
-        username = typer.prompt("admin username")
-    if not password:
-        if not sys.stdin.isatty():
-            typer.secho("set GYMPULSE_ADMIN_PASSWORD or pass --password", fg="red", err=True)
-            raise typer.Exit(2)
-        password = typer.prompt("admin password", hide_input=True, confirmation_prompt=True)
-    try:
-        created = upsert_admin(username, password, email or settings.admin_email)
-    except UserError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"admin '{username}' {'created' if created else 'updated'}")
-
-
-@devices_app.command("create")
-def create_device(name: str, local: str | None = None) -> None:
-    """Register a kiosk and print its API key (shown once)."""
-    from serving.users import UserError, create_device_key
-
-    _settings()
-    try:
-        key = create_device_key(name, local)
-    except UserError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(key)
-
-
-@app.command("demo")
-def demo(
-    members: Annotated[int, typer.Option(help="Members of the simulated gym")] = 1000,
-    checkins: Annotated[int, typer.Option(help="Today's check-ins to post as a kiosk")] = 400,
-    port: int = 8000,
-    serve: Annotated[bool, typer.Option(help="Keep API and consumer running at the end")] = True,
-) -> None:
-    """The main job: migrate, create the admin, seed, ingest through API + queue, serve."""
-    from serving.demo import run_demo
-
-    _logging()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    raise typer.Exit(
-        run_demo(_settings(), members=members, checkins=checkins, port=port, serve=serve)
-    )
+dbt_app = typer.Typer(
+    help="The dbt warehouse (dbt/): staging, visits, marts, features.", no_args_is_help=True
+)
 
 
 @simulate_app.callback()
@@ -199,9 +46,9 @@ def simulate(
     history import; see docs/simulator.md for the behavioural model."""
     if ctx.invoked_subcommand is not None:
         return
-    _logging()
+    configure_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = _settings()
+    settings = load_settings()
     if generate_only:
         import tempfile
 
@@ -253,7 +100,7 @@ def simulate_student(
     """Create one member with this profile; its history is in PostgreSQL when this returns."""
     from serving.simulator import StudentError, StudentProfile, create_synthetic_student
 
-    _settings()
+    load_settings()
     profile = StudentProfile(
         plano=plano,
         visitas_semana=visitas_semana,
@@ -273,7 +120,6 @@ def simulate_student(
     typer.echo(f"score it: GET /aluno/{aluno_id}/risco-churn")
 
 
-@app.command("import")
 def import_command(
     planos: Annotated[
         Path | None, typer.Option(help="CSV: nome, valor_mensal, duracao_meses")
@@ -305,7 +151,7 @@ def import_command(
             "nothing to import: pass --planos, --alunos and/or --checkins", fg="red", err=True
         )
         raise typer.Exit(2)
-    _settings()
+    load_settings()
     try:
         report = import_history(planos, alunos, checkins, progress=progress)
     except HistoryImportError as exc:
@@ -358,7 +204,7 @@ def dbt_build(
     The target schema comes from DBT_SCHEMA (default analytics)."""
     from serving.warehouse import dbt_build as run_dbt_build
 
-    settings = _settings()
+    settings = load_settings()
     result = run_dbt_build(
         settings.database_url,
         as_of=as_of.date() if as_of is not None else None,
@@ -369,18 +215,3 @@ def dbt_build(
         detail = f": {result.exception}" if result.exception is not None else ""
         typer.secho(f"dbt build failed{detail}", fg="red", err=True)
         raise typer.Exit(1)
-
-
-def _mount_churn_commands() -> None:
-    from flows.cli import flows_app, pipeline_app, scores_app, worker_jobs
-
-    app.add_typer(pipeline_app, name="pipeline")
-    app.add_typer(flows_app, name="flows")
-    app.add_typer(scores_app, name="scores")
-    worker_app.command("jobs")(worker_jobs)
-
-
-_mount_churn_commands()
-
-if __name__ == "__main__":
-    app()

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import func, select, text
 
-from flows import demo as churn_demo
+from flows.demo import churn as churn_demo
 from serving.config import Settings
 from serving.db.engine import session_scope
 from serving.db.migrate import upgrade
@@ -43,7 +43,7 @@ def _spawn(args: list[str], log_name: str) -> subprocess.Popen:
     os.makedirs("var/log", exist_ok=True)
     log = open(f"var/log/{log_name}.log", "ab")  # noqa: SIM115 - lives as long as the child
     return subprocess.Popen(
-        [sys.executable, "-m", "serving.cli", *args], stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "flows.cli", *args], stdout=log, stderr=subprocess.STDOUT
     )
 
 

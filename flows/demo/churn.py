@@ -98,7 +98,7 @@ def run_pipeline(console: Console) -> bool:
         except Exception as exc:
             console.print(f"[red]✘ pipeline failed: {type(exc).__name__}: {exc}")
             return False
-    from flows.cli import outcome_lines
+    from flows.cli.churn import outcome_lines
 
     console.print("✔ churn pipeline ran")
     for line in outcome_lines(outcome):
@@ -152,7 +152,7 @@ def request_report(admin: httpx.Client, console: Console, timeout: float = 120) 
 
 def start_workers(serve_flows: bool) -> list[subprocess.Popen]:
     env = {**os.environ}
-    cli = [sys.executable, "-m", "serving.cli"]
+    cli = [sys.executable, "-m", "flows.cli"]
     children = [_spawn([*cli, "worker", "jobs"], "worker-jobs", env)]
     if serve_flows:
         children.append(_spawn([*cli, "flows", "serve"], "flows-serve", env))

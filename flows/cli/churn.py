@@ -1,5 +1,5 @@
-"""The churn lifecycle's commands, mounted on `gympulse`: pipeline run, flows serve, worker jobs
-(registered on the worker group), scores export."""
+"""Churn lifecycle commands: the pipeline run once, the flows served with their schedules, the job
+worker, scores export."""
 
 import datetime
 import os
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from flows.cli.common import configure_logging, load_settings, prefect_defaults
 
 pipeline_app = typer.Typer(help="The nightly chain, run once.", no_args_is_help=True)
 flows_app = typer.Typer(help="Prefect flows and their schedules.", no_args_is_help=True)
@@ -22,12 +24,6 @@ AsOf = Annotated[
 ]
 
 
-def _prefect_defaults() -> None:
-    # The temporary server's telemetry locks its SQLite database ("database is locked").
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
 @pipeline_app.command("run")
 def pipeline_run(
     as_of: AsOf = None,
@@ -37,11 +33,10 @@ def pipeline_run(
     full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
 ) -> None:
     """Build ▶ train ▶ register ▶ promote ▶ score ▶ daily report, once."""
-    from serving.cli import _logging, _settings
 
-    _settings()
-    _prefect_defaults()
-    _logging()
+    load_settings()
+    prefect_defaults()
+    configure_logging()
     from flows.churn import nightly_flow
 
     try:
@@ -83,10 +78,9 @@ def outcome_lines(outcome: dict) -> list[str]:
 def flows_serve() -> None:
     """Serve the flows with their schedules (nightly pipeline, weekly training) to the Prefect
     server at PREFECT_API_URL; they show up in its UI."""
-    from serving.cli import _settings
 
-    settings = _settings()
-    _prefect_defaults()
+    settings = load_settings()
+    prefect_defaults()
     if not os.environ.get("PREFECT_API_URL"):
         typer.secho(
             "PREFECT_API_URL is not set: start a server (`prefect server start`) and export "
@@ -103,11 +97,10 @@ def flows_serve() -> None:
 def worker_jobs(verbose: bool = False) -> None:
     """Consume model_update_queue, churn_probabilities_queue and daily_report_queue."""
     from flows.worker import run_job_worker
-    from serving.cli import _logging, _settings
 
-    settings = _settings()
-    _prefect_defaults()
-    _logging(verbose)
+    settings = load_settings()
+    prefect_defaults()
+    configure_logging(verbose)
     run_job_worker(settings)
 
 
@@ -136,10 +129,9 @@ def scores_export(
     """Each active member's latest churn score, as CSV for spreadsheets."""
     import psycopg
 
-    from serving.cli import _settings
     from serving.db.engine import libpq_url
 
-    settings = _settings()
+    settings = load_settings()
     date_filter = "and p.data_referencia = %s" if as_of else ""
     rows = 0
     try:

@@ -1,0 +1,116 @@
+"""Platform commands: the database schema, the API server, the check-in consumer, staff users and
+kiosk devices."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from flows.cli.common import configure_logging, load_settings
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+devices_app = typer.Typer(help="Kiosk devices and their API keys.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create the database if needed and apply migrations."""
+    from serving.db.migrate import current_revision, upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base")) -> None:
+    """Roll migrations back to a revision."""
+    from serving.db.migrate import downgrade
+
+    downgrade(load_settings().database_url, revision)
+    typer.echo(f"downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the applied revision."""
+    from serving.db.migrate import current_revision
+
+    typer.echo(current_revision(load_settings().database_url) or "no revision applied")
+
+
+def serve_api(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    load_settings()
+    uvicorn.run(
+        "serving.api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def worker_checkins(verbose: bool = False) -> None:
+    """Consume checkin_queue and land events in PostgreSQL exactly once."""
+    from serving.messaging.consumer import run_checkin_worker
+
+    configure_logging(verbose)
+    run_checkin_worker(load_settings())
+
+
+@users_app.command("create-admin")
+def create_admin(
+    username: Annotated[str | None, typer.Option(envvar="GYMPULSE_ADMIN_USERNAME")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="GYMPULSE_ADMIN_PASSWORD", show_default=False)
+    ] = None,
+    email: Annotated[str | None, typer.Option(envvar="GYMPULSE_ADMIN_EMAIL")] = None,
+) -> None:
+    """Create (or reset the password of) an admin user. Reads GYMPULSE_ADMIN_USERNAME and
+    GYMPULSE_ADMIN_PASSWORD, or asks."""
+    from serving.users import UserError, upsert_admin
+
+    settings = load_settings()
+    username = username or settings.admin_username
+    if password is None and settings.admin_password is not None:
+        password = settings.admin_password.get_secret_value()
+    if not username:
+        if not sys.stdin.isatty():
+            typer.secho("set GYMPULSE_ADMIN_USERNAME or pass --username", fg="red", err=True)
+            raise typer.Exit(2)
+        username = typer.prompt("admin username")
+    if not password:
+        if not sys.stdin.isatty():
+            typer.secho("set GYMPULSE_ADMIN_PASSWORD or pass --password", fg="red", err=True)
+            raise typer.Exit(2)
+        password = typer.prompt("admin password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = upsert_admin(username, password, email or settings.admin_email)
+    except UserError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"admin '{username}' {'created' if created else 'updated'}")
+
+
+@devices_app.command("create")
+def create_device(name: str, local: str | None = None) -> None:
+    """Register a kiosk and print its API key (shown once)."""
+    from serving.users import UserError, create_device_key
+
+    load_settings()
+    try:
+        key = create_device_key(name, local)
+    except UserError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(key)

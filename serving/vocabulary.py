@@ -1,0 +1,51 @@
+"""The platform's vocabularies, written once. Each is a `Literal` type (what pydantic validates and
+OpenAPI shows) and the tuple of its values (what SQL check constraints, loops and tests read).
+
+The words are the seed's public contract (Portuguese); the database's check constraints in the
+migrations spell the same values, and a test compares them with these tuples."""
+
+from typing import Final, Literal, get_args
+
+Role = Literal["admin", "analista", "recepcao"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+ADMIN: Final[Role] = "admin"
+ANALYST: Final[Role] = "analista"
+FRONT_DESK: Final[Role] = "recepcao"
+# The roles that register members, change their status and record manual check-ins.
+DESK_ROLES: Final[tuple[Role, ...]] = (ADMIN, FRONT_DESK)
+# The roles that read everything (reports, risk lists, jobs, status).
+READER_ROLES: Final[tuple[Role, ...]] = (ADMIN, ANALYST)
+
+CheckinType = Literal["entrada", "saida"]
+CHECKIN_TYPES: Final[tuple[CheckinType, ...]] = get_args(CheckinType)
+ENTRY: Final[CheckinType] = "entrada"
+EXIT: Final[CheckinType] = "saida"
+
+# Where a check-in came from: a kiosk, the front desk, the bulk route, the history import, the
+# simulator.
+CheckinOrigin = Literal["kiosk", "manual", "lote", "import", "simulador"]
+CHECKIN_ORIGINS: Final[tuple[CheckinOrigin, ...]] = get_args(CheckinOrigin)
+
+JobState = Literal["queued", "running", "done", "failed"]
+JOB_STATES: Final[tuple[JobState, ...]] = get_args(JobState)
+QUEUED: Final[JobState] = "queued"
+RUNNING: Final[JobState] = "running"
+DONE: Final[JobState] = "done"
+FAILED: Final[JobState] = "failed"
+UNFINISHED_JOB_STATES: Final[tuple[JobState, ...]] = (QUEUED, RUNNING)
+
+# The kinds of job, as stored in `jobs.tipo` and carried in queue messages.
+JobKind = Literal["atualizar-modelo", "calcular-churn", "relatorio-diario"]
+JOB_KINDS: Final[tuple[JobKind, ...]] = get_args(JobKind)
+MODEL_UPDATE: Final[JobKind] = "atualizar-modelo"
+CHURN_SCORING: Final[JobKind] = "calcular-churn"
+DAILY_REPORT: Final[JobKind] = "relatorio-diario"
+
+# Risk tiers, highest first.
+RiskTier = Literal["alto", "medio", "baixo"]
+RISK_TIERS: Final[tuple[RiskTier, ...]] = get_args(RiskTier)
+HIGH: Final[RiskTier] = "alto"
+MEDIUM: Final[RiskTier] = "medio"
+LOW: Final[RiskTier] = "baixo"
+
+ServiceHealth = Literal["ok", "degraded", "down"]
