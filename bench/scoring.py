@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.scoring                 # 100,000 members, 3 rounds
     .venv/bin/python -m bench.scoring --members 20000 --rounds 1
 
-Ours (`models.scoring.score_members`): read the as-of date's feature rows from PostgreSQL,
+Ours (`flows.scoring.score_and_store`: `models.scoring.score_members` + `serving.scores.save_batch`): read the as-of date's feature rows from PostgreSQL,
 predict with the champion, risk tiers and three reason codes per member, append to
 `previsoes_churn` (COPY), then Redis: each member's risk, the at-risk list and the KPI summary.
 Raw: the same feature matrix already in memory, `predict_proba`, tiers, and a COPY of the same
@@ -112,9 +112,10 @@ def main() -> int:
     ensure_warehouse(args.database, members=100_000, months=12)
     import redis
 
+    from flows.scoring import score_and_store
     from models import registry
     from models.features import load_scoring, scoring_dates
-    from models.scoring import load_champion, score_members
+    from models.scoring import load_champion
     from serving.config import get_settings
     from serving.db.engine import libpq_url, sync_engine
 
@@ -139,7 +140,7 @@ def main() -> int:
         raws.append(raw_predict_and_copy(engine, champion, features))
         marks: list[tuple[str, float]] = []
         started = time.perf_counter()
-        summary = score_members(
+        summary = score_and_store(
             engine,
             cache,
             schema=SCORING_SCHEMA,

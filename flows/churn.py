@@ -13,9 +13,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.context import job_progress, resources
+from flows.scoring import score_and_store
 from models import registry
 from models.features import load_labelled
-from models.scoring import score_members
 from models.training import train_models
 from serving.reports import generate_daily_report
 from serving.warehouse import dbt_build
@@ -88,7 +88,7 @@ def _worth_retrying(_task, _task_run, state) -> bool:
 def score(as_of: date, job_id: str | None) -> dict[str, Any]:
     res = resources()
     settings = res.use_mlflow()
-    summary = score_members(
+    summary = score_and_store(
         res.engine,
         res.redis,
         schema=settings.dbt_schema,

@@ -1,29 +1,56 @@
-"""Jobs: a row in `jobs` for state and progress, and a message on the job's queue."""
+"""Jobs: a row in `jobs` for state and progress, and a message on the job's queue. Errors are the
+domain's (`JobNotQueued`); the API routes map them to status codes."""
 
 import uuid
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving.db.tables import Job
 from serving.messaging.publisher import Publisher, PublishFailed
+from serving.messaging.topology import (
+    CHURN_PROBABILITIES_QUEUE,
+    DAILY_REPORT_QUEUE,
+    MODEL_UPDATE_QUEUE,
+)
+from serving.vocabulary import (
+    CHURN_SCORING,
+    DAILY_REPORT,
+    DONE,
+    FAILED,
+    MODEL_UPDATE,
+    QUEUED,
+    RUNNING,
+    UNFINISHED_JOB_STATES,
+    JobKind,
+)
+
+# Each kind of job has its own queue; the job worker consumes all three.
+QUEUE_OF: dict[JobKind, str] = {
+    MODEL_UPDATE: MODEL_UPDATE_QUEUE,
+    CHURN_SCORING: CHURN_PROBABILITIES_QUEUE,
+    DAILY_REPORT: DAILY_REPORT_QUEUE,
+}
+
+
+class JobNotQueued(Exception):
+    """The broker did not take the job's message; the job row is marked failed."""
 
 
 async def enqueue_job(
     session: AsyncSession,
     publisher: Publisher,
     *,
-    tipo: str,
-    fila: str,
-    parametros: dict,
+    tipo: JobKind,
+    parametros: dict[str, Any],
     solicitado_por: str,
 ) -> Job:
     job = Job(
         id=uuid.uuid4(),
         tipo=tipo,
-        estado="queued",
+        estado=QUEUED,
         parametros=parametros,
         solicitado_por=solicitado_por,
         mensagem="waiting for a worker",
@@ -32,13 +59,13 @@ async def enqueue_job(
     await session.commit()
     body = orjson.dumps({"job_id": str(job.id), "tipo": tipo, "parametros": parametros})
     try:
-        await publisher.publish(fila, body, message_id=str(job.id))
+        await publisher.publish(QUEUE_OF[tipo], body, message_id=str(job.id))
     except PublishFailed as exc:
-        job.estado = "failed"
+        job.estado = FAILED
         job.erro = f"could not queue the job: {exc}"
         job.mensagem = None
         await session.commit()
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=job.erro) from exc
+        raise JobNotQueued(job.erro) from exc
     await session.refresh(job)
     return job
 
@@ -48,7 +75,7 @@ async def enqueue_job(
 
 # A job that ended stays as it ended: a redelivered message (the worker stopped after the job
 # ended but before its ack) must neither run it again nor overwrite its outcome.
-_UNFINISHED = Job.estado.in_(("queued", "running"))
+_UNFINISHED = Job.estado.in_(UNFINISHED_JOB_STATES)
 
 
 def _update_job(engine: sa.Engine, job_id: uuid.UUID, *where, **values) -> None:
@@ -64,7 +91,7 @@ def start_job(engine: sa.Engine, job_id: uuid.UUID) -> dict | None:
             sa.update(Job)
             .where(Job.id == job_id, _UNFINISHED)
             .values(
-                estado="running",
+                estado=RUNNING,
                 progresso=0.0,
                 mensagem="started",
                 erro=None,
@@ -84,7 +111,7 @@ def finish_job(engine: sa.Engine, job_id: uuid.UUID, result: dict) -> None:
     _update_job(
         engine,
         job_id,
-        estado="done",
+        estado=DONE,
         progresso=1.0,
         mensagem="done",
         resultado=result,
@@ -97,7 +124,7 @@ def fail_job(engine: sa.Engine, job_id: uuid.UUID, error: str) -> None:
         engine,
         job_id,
         _UNFINISHED,
-        estado="failed",
+        estado=FAILED,
         mensagem=None,
         erro=error[:4000],
         terminado_em=sa.func.now(),

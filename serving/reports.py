@@ -5,7 +5,8 @@
 day's check-ins into visits with the shared rule in `sql/pair_visits.sql` (the same visits as
 `GET /aluno/{id}/frequencia` and the warehouse count), and stores one row per day in
 `relatorios_diarios` (generating a day again replaces its row): `resumo` (JSON), `csv` and
-`html`. It returns the `resumo`.
+`html`. It returns the `resumo`. The totals of visits are defined once, for this report and the
+warehouse's `fct_attendance_daily`, in `sql/attendance_totals.sql`.
 
 What counts for the day `dia` (gym time zone `tz`, from 00:00 to 24:00 local):
 - a visit counts on the day, and in the hour, its entry happened; its exit may be after
@@ -57,6 +58,7 @@ external assets); every value from the database is escaped (Jinja autoescape).
 import csv
 import io
 import json
+import textwrap
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
@@ -68,7 +70,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine, text
 
-from serving.visits import EDGE, pair_visits_sql
+from serving.visits import EDGE, pair_visits_sql, render_macro
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 CSV_COLUMNS = (
@@ -129,16 +131,22 @@ from pareado
 where coalesce(entrada, saida) >= :inicio and coalesce(entrada, saida) < :fim
 """
 
-TOTALS_SQL = """
+# The day's totals as the warehouse's fct_attendance_daily defines them (one macro for both,
+# sql/attendance_totals.sql), over the day's visits read live; eventos_checkin is the report's own.
+TOTALS_SQL = f"""
 select
     (select count(*) from checkins where ocorrido_em >= :inicio and ocorrido_em < :fim)
         as eventos_checkin,
-    count(*) filter (where evento = 'visita') as visitas,
-    count(distinct aluno_id) filter (where evento = 'visita') as alunos_presentes,
-    round(avg(duracao_minutos) filter (where evento = 'visita'), 1) as duracao_media_minutos,
-    count(*) filter (where evento = 'visita' and saida is null) as visitas_sem_saida,
-    count(*) filter (where evento = 'saida_sem_entrada') as saidas_sem_entrada
-from rel_visitas
+    totais.count_visitas as visitas,
+    totais.count_alunos_distintos as alunos_presentes,
+    totais.duracao_media_minutos,
+    totais.count_visitas_sem_saida as visitas_sem_saida,
+    totais.count_saidas_sem_entrada as saidas_sem_entrada
+from (
+    select
+{textwrap.indent(render_macro("attendance_totals"), " " * 8)}
+    from rel_visitas
+) as totais
 """
 
 BY_HOUR_SQL = """
@@ -207,11 +215,9 @@ order by lower(a.nome), v.aluno_id
 # By as-of date, not by when it was computed: a backtest's report for a past day is right too.
 NEW_HIGH_RISK_SQL = """
 with do_dia as (
-    select distinct on (aluno_id)
-        aluno_id, probabilidade, faixa_risco, modelo_nome, modelo_versao, fatores
-    from previsoes_churn
+    select aluno_id, probabilidade, faixa_risco, modelo_nome, modelo_versao, fatores
+    from previsoes_vigentes(:dia)
     where data_referencia = :dia
-    order by aluno_id, calculado_em desc, id desc
 )
 select
     d.aluno_id,
@@ -229,10 +235,8 @@ join alunos as a on a.id = d.aluno_id
 join planos as pl on pl.id = a.plano_id
 left join lateral (
     select p.faixa_risco, p.probabilidade
-    from previsoes_churn as p
-    where p.aluno_id = d.aluno_id and p.data_referencia < :dia
-    order by p.data_referencia desc, p.calculado_em desc, p.id desc
-    limit 1
+    from previsoes_vigentes(cast(:dia as date) - 1) as p
+    where p.aluno_id = d.aluno_id
 ) as anterior on true
 where d.faixa_risco = 'alto' and (anterior.faixa_risco is null or anterior.faixa_risco <> 'alto')
 order by d.probabilidade desc, d.aluno_id

@@ -1,22 +1,31 @@
-"""Where churn scores go: appended to `previsoes_churn` (history kept) in one COPY, then Redis —
-each member's risk (what `GET /aluno/{id}/risco-churn` answers, 24 h), the ranked at-risk list
-and the KPI summary the dashboard reads. Members cached from an earlier batch and not in this
-one (cancelled since) are dropped, so no stale risk outlives a rescoring."""
+"""The one writer of churn scores, and where they are read.
 
+Written: appended to `previsoes_churn` (history kept) in one COPY — by the nightly batch and by
+the API's on-demand score alike — then Redis: each member's risk (what
+`GET /aluno/{id}/risco-churn` answers, 24 h), the ranked at-risk list and the KPI summary the
+dashboard reads. Members cached from an earlier batch and not in this one (cancelled since) are
+dropped, so no stale risk outlives a rescoring.
+
+Read: a member's current score is a row of the view `previsoes_churn_atuais`, and the scores in
+force on a past day come from `previsoes_vigentes(day)` (both defined once, in migration 0004).
+
+A score is anything with the four fields of `Score` (the ML library's scored members are), so
+serving needs nothing of the library to store them."""
+
+import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis
 import sqlalchemy as sa
-from pydantic import TypeAdapter
 
-from serving.api.schemas import RiscoChurnOut
 from serving.cache import (
     PREFIX,
     VERSION_TTL_SECONDS,
@@ -24,6 +33,7 @@ from serving.cache import (
     invalidate_members_sync,
     version_key,
 )
+from serving.vocabulary import HIGH, RISK_TIERS
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +43,59 @@ LATEST_FIELD = "latest"  # the field GET /aluno/{id}/risco-churn reads
 _CHUNK = 2_000
 
 
+# What every reader selects from: each member's score in force now (migration 0004).
+current_scores = sa.table(
+    "previsoes_churn_atuais",
+    *(
+        sa.column(name)
+        for name in (
+            "aluno_id",
+            "probabilidade",
+            "faixa_risco",
+            "fatores",
+            "modelo_nome",
+            "modelo_versao",
+            "data_referencia",
+            "calculado_em",
+        )
+    ),
+)
+Progress = Callable[[float, str], None]
+
+
+class Score(Protocol):
+    @property
+    def aluno_id(self) -> int: ...
+    @property
+    def probabilidade(self) -> float: ...
+    @property
+    def faixa_risco(self) -> str: ...
+    @property
+    def fatores(self) -> list[dict[str, Any]]: ...
+
+
+class ScoreBatch(Protocol):
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
+    @property
+    def members(self) -> Sequence[Score]: ...
+
+
 @dataclass(frozen=True)
-class ScoredMember:
-    aluno_id: int
-    probabilidade: float
-    faixa_risco: str
-    fatores: list[dict[str, Any]]
+class SavedBatch:
+    scored_at: datetime
+    cache_refreshed: bool
+    kpis: dict[str, Any] | None
+    por_faixa: dict[str, int]
 
 
 def store_scores(
     engine: sa.Engine,
-    scores: list[ScoredMember],
+    scores: Sequence[Score],
     *,
     as_of: date,
     model_name: str,
@@ -82,32 +134,28 @@ def store_scores(
     return scored_at
 
 
-class _RiskBodies:
+class RiskBodies:
     """What `GET /aluno/{id}/risco-churn` answers for a score of this batch, as JSON. Built by
-    hand for speed (100,000 per batch), in `RiscoChurnOut`'s field order and formats — the
-    model validates one body per batch, so a drift between the two fails loudly."""
+    hand for speed (100,000 per batch), in the API's field order and formats; a test compares
+    it with the route's response model, so the two cannot drift apart."""
 
     def __init__(self, as_of: date, model_name: str, version: str, at: datetime) -> None:
         self.common = {
             "modelo_nome": model_name,
             "modelo_versao": version,
             "data_referencia": as_of.isoformat(),
-            "calculado_em": TypeAdapter(datetime).dump_python(at, mode="json"),
+            # pydantic's JSON form of an aware datetime: ISO 8601, "Z" for UTC.
+            "calculado_em": at.isoformat().replace("+00:00", "Z"),
         }
-        self.checked = False
 
-    def __call__(self, s: ScoredMember) -> dict:
-        body = {
+    def __call__(self, s: Score) -> dict[str, Any]:
+        return {
             "aluno_id": s.aluno_id,
             "probabilidade": s.probabilidade,
             "faixa_risco": s.faixa_risco,
             "fatores": s.fatores,
             **self.common,
         }
-        if not self.checked:
-            assert RiscoChurnOut.model_validate(body).model_dump(mode="json") == body, body
-            self.checked = True
-        return body
 
 
 # Per member: version bumped (refuses a concurrent read's older answer, see cache.set_field),
@@ -125,10 +173,10 @@ return #KEYS / 2
 
 
 def kpi_summary(
-    scores: list[ScoredMember], *, as_of: date, model_name: str, version: str, at: datetime
+    scores: Sequence[Score], *, as_of: date, model_name: str, version: str, at: datetime
 ) -> dict[str, Any]:
     tiers = Counter(s.faixa_risco for s in scores)
-    reasons = Counter(f["fator"] for s in scores if s.faixa_risco == "alto" for f in s.fatores)
+    reasons = Counter(f["fator"] for s in scores if s.faixa_risco == HIGH for f in s.fatores)
     total = len(scores)
     return {
         "data_referencia": as_of.isoformat(),
@@ -136,7 +184,7 @@ def kpi_summary(
         "modelo_nome": model_name,
         "modelo_versao": version,
         "alunos_pontuados": total,
-        "por_faixa": {tier: tiers.get(tier, 0) for tier in ("alto", "medio", "baixo")},
+        "por_faixa": {tier: tiers.get(tier, 0) for tier in RISK_TIERS},
         "probabilidade_media": round(sum(s.probabilidade for s in scores) / total, 4)
         if total
         else 0,
@@ -148,7 +196,7 @@ def kpi_summary(
 
 def refresh_cache(
     client: redis.Redis,
-    scores: list[ScoredMember],
+    scores: Sequence[Score],
     *,
     names: Callable[[list[int]], dict[int, str]],
     as_of: date,
@@ -167,7 +215,7 @@ def refresh_cache(
         if aluno_id not in scored:
             stale.add(aluno_id)
     invalidate_members_sync(client, stale)
-    body_of = _RiskBodies(as_of, model_name, version, scored_at)
+    body_of = RiskBodies(as_of, model_name, version, scored_at)
     write = client.register_script(_WRITE_SCRIPT)
     for start in range(0, len(scores), _CHUNK):
         chunk = scores[start : start + _CHUNK]
@@ -185,3 +233,82 @@ def refresh_cache(
         pipe.execute()
     log.info("cache refreshed: %d members, %d stale dropped", len(scores), len(stale))
     return summary
+
+
+def member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
+        )
+        return {int(aluno_id): nome for aluno_id, nome in rows}
+
+
+def _refresh_or_warn(engine, cache, batch: ScoreBatch, scored_at, ttl, list_size):
+    try:
+        kpis = refresh_cache(
+            cache,
+            batch.members,
+            names=lambda ids: member_names(engine, ids),
+            as_of=batch.as_of,
+            model_name=batch.model_name,
+            version=batch.model_version,
+            scored_at=scored_at,
+            ttl=ttl,
+            list_size=list_size,
+        )
+    except redis.RedisError as exc:
+        # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
+        log.warning("scores stored but Redis was not refreshed: %s", exc)
+        return None, False
+    return kpis, True
+
+
+def save_batch(
+    engine: sa.Engine,
+    cache: redis.Redis | None,
+    batch: ScoreBatch,
+    *,
+    cache_ttl: int,
+    risk_list_size: int,
+    job_id: uuid.UUID | None = None,
+) -> SavedBatch:
+    """Append a scored batch to the history and refresh the cache with it. PostgreSQL and Redis
+    take the batch at the same time (each server works while Python feeds the other); if
+    PostgreSQL fails, the batch's cache entries are dropped again, so the cache never holds a
+    score the history does not."""
+    scored_at = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-cache") as pool:
+        refreshing = None
+        if cache is not None:
+            refreshing = pool.submit(
+                _refresh_or_warn, engine, cache, batch, scored_at, cache_ttl, risk_list_size
+            )
+        try:
+            store_scores(
+                engine,
+                batch.members,
+                as_of=batch.as_of,
+                model_name=batch.model_name,
+                model_version=batch.model_version,
+                job_id=job_id,
+                scored_at=scored_at,
+            )
+        except Exception:
+            if cache is not None and refreshing is not None and refreshing.result()[1]:
+                with contextlib.suppress(redis.RedisError):
+                    invalidate_members_sync(cache, {s.aluno_id for s in batch.members})
+            raise
+        kpis, refreshed = refreshing.result() if refreshing is not None else (None, False)
+    tiers = Counter(s.faixa_risco for s in batch.members)
+    return SavedBatch(scored_at, refreshed, kpis, {t: tiers.get(t, 0) for t in RISK_TIERS})
+
+
+def save_member_score(
+    engine: sa.Engine, score: Score, *, as_of: date, model_name: str, model_version: str
+) -> dict[str, Any]:
+    """Append one member's score (scored on demand) like a batch score; returns what
+    `GET /aluno/{id}/risco-churn` answers for it. The caller caches it (version-guarded)."""
+    scored_at = store_scores(
+        engine, [score], as_of=as_of, model_name=model_name, model_version=model_version
+    )
+    return RiskBodies(as_of, model_name, model_version, scored_at)(score)

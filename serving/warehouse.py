@@ -1,7 +1,9 @@
 """Running the dbt project (dbt/) from Python: the CLI, the demo and (later) the flows."""
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -36,7 +38,6 @@ def dbt_build(
     """`dbt build` (models, unit tests, data tests) in-process; returns dbt's result object."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_env(database_url))
     project = str(DBT_PROJECT_DIR)
     args = ["build", "--project-dir", project, "--profiles-dir", project]
     if quiet:
@@ -47,4 +48,22 @@ def dbt_build(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
-    return dbtRunner().invoke(args)
+    with _environment(dbt_env(database_url)):
+        return dbtRunner().invoke(args)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """dbt's profile reads its connection from the environment (env_var in profiles.yml), and an
+    in-process run has no other way to receive it: set it for the run only, then put back what
+    was there, so the credentials do not outlive the build in this process."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -106,13 +106,13 @@ def worker_jobs(verbose: bool = False) -> None:
 
 EXPORT_SQL = """
 copy (
-    select distinct on (p.aluno_id)
+    select
         p.aluno_id, a.aluno_ref, p.data_referencia, round(p.probabilidade::numeric, 4),
         p.faixa_risco, p.modelo_versao
-    from previsoes_churn p
-    join alunos a on a.id = p.aluno_id
+    from {scores} as p
+    join alunos as a on a.id = p.aluno_id
     where a.ativo {date_filter}
-    order by p.aluno_id, p.calculado_em desc, p.id desc
+    order by p.aluno_id
 ) to stdout with (format csv)
 """
 EXPORT_HEADER = "aluno_id,aluno_ref,data_referencia,probabilidade,faixa_risco,modelo_versao\n"
@@ -132,7 +132,9 @@ def scores_export(
     from serving.db.engine import libpq_url
 
     settings = load_settings()
-    date_filter = "and p.data_referencia = %s" if as_of else ""
+    # The scores in force on that day (previsoes_vigentes), of that day only; else the current ones.
+    scores = "previsoes_vigentes(%(dia)s)" if as_of else "previsoes_churn_atuais"
+    date_filter = "and p.data_referencia = %(dia)s" if as_of else ""
     rows = 0
     try:
         with (
@@ -141,8 +143,9 @@ def scores_export(
             out.open("w", encoding="utf-8", newline="") as handle,
         ):
             handle.write(EXPORT_HEADER)
-            params = (as_of.date(),) if as_of else ()
-            with cursor.copy(EXPORT_SQL.format(date_filter=date_filter), params) as copy:
+            params = {"dia": as_of.date()} if as_of else {}
+            sql = EXPORT_SQL.format(scores=scores, date_filter=date_filter)
+            with cursor.copy(sql, params) as copy:
                 for chunk in copy:
                     text = bytes(chunk).decode()
                     rows += text.count("\n")

@@ -46,18 +46,10 @@ def serve_api(
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
+    from serving.api.server import serve
 
     load_settings()
-    uvicorn.run(
-        "serving.api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    serve(host=host, port=port, workers=workers)
 
 
 def worker_checkins(verbose: bool = False) -> None:

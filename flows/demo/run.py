@@ -128,8 +128,8 @@ def _todays_visits(member_ids: list[int], checkins: int, rng: random.Random) -> 
     return events[:checkins]
 
 
-def _stored(ids: list[str]) -> int:
-    with session_scope() as session:
+def _stored(database_url: str, ids: list[str]) -> int:
+    with session_scope(database_url) as session:
         return session.scalar(
             select(func.count()).select_from(Checkin).where(Checkin.checkin_id.in_(ids))
         )
@@ -158,7 +158,7 @@ def _simulate(settings: Settings, members: int, url: str) -> None:
 def _describe_warehouse(settings: Settings) -> None:
     """What the pipeline's dbt build made."""
     schema = settings.dbt_schema
-    with session_scope() as session:
+    with session_scope(settings.database_url) as session:
         rows = session.execute(
             text(
                 f"select (select count(*) from {schema}.int_visits where evento = 'visita'),"
@@ -224,7 +224,7 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
                     refused[f"{response.status_code} {response.json().get('detail')}"] += 1
                 progress.advance(task)
         deadline = time.monotonic() + 60
-        while (stored := _stored(accepted)) < len(accepted) and time.monotonic() < deadline:
+        while (stored := _stored(settings.database_url, accepted)) < len(accepted) and time.monotonic() < deadline:
             time.sleep(0.5)
         console.print(f"✔ {len(accepted)} check-ins accepted (202), {stored} in PostgreSQL")
         for reason, count in refused.items():

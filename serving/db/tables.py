@@ -24,10 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("admin", "analista", "recepcao")
-CHECKIN_TYPES = ("entrada", "saida")
-JOB_STATES = ("queued", "running", "done", "failed")
-
 
 class Base(DeclarativeBase):
     pass
@@ -192,7 +188,8 @@ class Job(Base):
 
 
 class PrevisaoChurn(Base):
-    """Score history: every batch appends; the latest row per member is the current score."""
+    """Score history: every batch appends. The current score of each member is read from the
+    view `previsoes_churn_atuais` (migration 0004), never recomputed by a reader."""
 
     __tablename__ = "previsoes_churn"
 
@@ -214,6 +211,7 @@ class PrevisaoChurn(Base):
         CheckConstraint("faixa_risco in ('baixo', 'medio', 'alto')", name="ck_previsoes_faixa"),
         Index("ix_previsoes_aluno_calculado", "aluno_id", "calculado_em"),
         Index("ix_previsoes_referencia", "data_referencia"),
+        Index("ix_previsoes_aluno_vigente", "aluno_id", "data_referencia", "calculado_em", "id"),
     )
 
 

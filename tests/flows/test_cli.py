@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from serving.scores import ScoredMember, store_scores
+from models.scoring import ScoredMember
+from serving.scores import store_scores
 from tests.churn_support import AS_OF, run_cli
 
 EXPORT_MODEL = "export-test"

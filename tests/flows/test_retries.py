@@ -9,7 +9,8 @@ import sqlalchemy.exc
 from prefect import flow
 
 from flows import churn
-from models.scoring import NoChampionError, ScoringSummary
+from flows.scoring import ScoringSummary
+from models.scoring import NoChampionError
 from tests.churn_support import AS_OF
 
 
@@ -37,7 +38,7 @@ def scoring_that(failures: list[Exception], calls: list[int]):
 def test_a_lost_connection_is_retried(flow_settings, score_once, monkeypatch):
     calls: list[int] = []
     lost = sqlalchemy.exc.OperationalError("copy", {}, ConnectionResetError("server closed"))
-    monkeypatch.setattr(churn, "score_members", scoring_that([lost], calls))
+    monkeypatch.setattr(churn, "score_and_store", scoring_that([lost], calls))
 
     assert score_once()["alunos_pontuados"] == 3
     assert len(calls) == 2
@@ -45,7 +46,7 @@ def test_a_lost_connection_is_retried(flow_settings, score_once, monkeypatch):
 
 def test_a_missing_champion_is_not_retried(flow_settings, score_once, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(churn, "score_members", scoring_that([NoChampionError("none")], calls))
+    monkeypatch.setattr(churn, "score_and_store", scoring_that([NoChampionError("none")], calls))
 
     with pytest.raises(NoChampionError):
         score_once()

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from flows.scoring import score_and_store
 from models import registry
 from models.features import FEATURES, HORIZON_DAYS, load_labelled, load_scoring
-from models.scoring import score_members
 from models.training import train_models
 from tests.churn_support import (
     BASE_SCHEMA,
@@ -112,7 +112,7 @@ def run_chain(settings, engine) -> dict:
         result, model_name=MODEL, as_of=D, dbt_invocation_id="backtest"
     )
     promotion = registry.promote_if_better(MODEL, version, run_id, result)
-    summary = score_members(
+    summary = score_and_store(
         engine, None, schema=settings.dbt_schema, model_name=MODEL, as_of=D, cache_ttl=60
     )
     return {

@@ -9,9 +9,9 @@ import orjson
 import pytest
 import redis
 
+from flows.scoring import score_and_store
 from models import registry
 from models.features import FEATURES, load_scoring
-from models.scoring import score_members
 from serving.cache import churn_key
 from serving.scores import KPI_KEY, LATEST_FIELD, RISK_LIST_KEY
 from tests.churn_support import PrivateRedis
@@ -33,7 +33,7 @@ def no_scores(warehouse):
 
 
 def score(warehouse, cache, as_of=None):
-    return score_members(
+    return score_and_store(
         warehouse.engine,
         cache,
         schema=warehouse.schema,

@@ -80,6 +80,14 @@ def test_at_risk_list_ranks_active_members_by_latest_score(client, headers, make
     assert [item["aluno_id"] for item in only_high["data"]] == [high]
 
 
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from serving.db.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def test_status_reports_every_dependency_and_queue(client, headers, worker):
     from tests.support import wait_until
 
@@ -92,7 +100,7 @@ def test_status_reports_every_dependency_and_queue(client, headers, worker):
     body = client.get("/status", headers=headers["analista"]).json()
     assert body["postgres"]["status"] == "ok"
     assert body["redis"]["status"] == "ok"
-    assert body["migracao"] == "0003"
+    assert body["migracao"] == head_revision()
     assert {q["fila"] for q in body["filas"]} == {
         "checkin_queue",
         "daily_report_queue",

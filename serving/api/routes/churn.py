@@ -1,8 +1,7 @@
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import ProgrammingError
 from starlette.concurrency import run_in_threadpool
 
@@ -10,23 +9,14 @@ from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep, Staff
 from serving.api.routes.alunos import AlunoId, member_or_404
 from serving.api.schemas import Page, RiscoChurnOut, RiscoItem
 from serving.cache import churn_key
-from serving.db.tables import Aluno, PrevisaoChurn
+from serving.config import Settings
+from serving.db.engine import sync_engine
+from serving.db.tables import Aluno
 from serving.on_demand import ChampionCache, live_features_sql
+from serving.scores import LATEST_FIELD, current_scores, save_member_score
+from serving.vocabulary import RiskTier
 
 router = APIRouter(tags=["churn"])
-LATEST = "latest"
-
-
-def _latest_scores():
-    """The newest score of each member (score history is append-only)."""
-    return (
-        select(PrevisaoChurn)
-        .ext(distinct_on(PrevisaoChurn.aluno_id))
-        .order_by(
-            PrevisaoChurn.aluno_id, PrevisaoChurn.calculado_em.desc(), PrevisaoChurn.id.desc()
-        )
-        .subquery()
-    )
 
 
 def _risk_out(row) -> dict:
@@ -58,25 +48,21 @@ async def member_churn_risk(
     """The champion model's latest churn probability for the member, with its risk tier and the
     factors behind it (any staff role). Cached 24 h; a new batch of scores refreshes it. A member
     the nightly batch has not scored yet is scored now from its current features."""
-    cached = await cache.get_field(churn_key(aluno_id), LATEST, "risco-churn")
+    cached = await cache.get_field(churn_key(aluno_id), LATEST_FIELD, "risco-churn")
     if cached is not None:
         return cached
     seen = await cache.member_version(aluno_id)
     await member_or_404(session, aluno_id)
     row = (
-        await session.execute(
-            select(PrevisaoChurn)
-            .where(PrevisaoChurn.aluno_id == aluno_id)
-            .order_by(PrevisaoChurn.calculado_em.desc(), PrevisaoChurn.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+        await session.execute(select(current_scores).where(current_scores.c.aluno_id == aluno_id))
+    ).first()
     if row is None:
-        row = await _score_now(request.app.state.champions, session, settings, aluno_id)
-    body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
+        body = await _score_now(request.app.state.champions, session, settings, aluno_id)
+    else:
+        body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
     await cache.set_field(
         churn_key(aluno_id),
-        LATEST,
+        LATEST_FIELD,
         body,
         settings.churn_cache_seconds,
         aluno_id=aluno_id,
@@ -91,8 +77,9 @@ def _no_score(reason: str) -> HTTPException:
     )
 
 
-async def _score_now(champions: ChampionCache, session, settings, aluno_id: int) -> PrevisaoChurn:
-    """Score a never-scored member with the champion, store it like a batch score."""
+async def _score_now(champions: ChampionCache, session, settings: Settings, aluno_id: int) -> dict:
+    """Score a never-scored member with the champion and store it through the score writer, like
+    a batch score; returns the route's answer."""
     try:
         result = await session.execute(
             text(live_features_sql(settings.dbt_schema)), {"aluno_id": aluno_id}
@@ -109,32 +96,27 @@ async def _score_now(champions: ChampionCache, session, settings, aluno_id: int)
     if scored is None:
         raise _no_score("no champion model yet (POST /admin/atualizar-modelo trains one)")
     champion, member = scored
-    row = PrevisaoChurn(
-        aluno_id=aluno_id,
-        data_referencia=rows[0]["data_referencia"],
-        probabilidade=member.probabilidade,
-        faixa_risco=member.faixa_risco,
-        modelo_nome=champion.name,
-        modelo_versao=champion.version,
-        fatores=member.fatores,
+    return await run_in_threadpool(
+        save_member_score,
+        sync_engine(settings.database_url),
+        member,
+        as_of=rows[0]["data_referencia"],
+        model_name=champion.name,
+        model_version=champion.version,
     )
-    session.add(row)
-    await session.commit()
-    await session.refresh(row)
-    return row
 
 
 @router.get("/alunos/risco", response_model=Page[RiscoItem])
 async def at_risk_members(
     session: SessionDep,
     _: ReaderDep,
-    faixa: Literal["baixo", "medio", "alto"] | None = None,
+    faixa: RiskTier | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:
     """Active members ranked by their latest churn probability (admin, analista). Empty until
     the first batch of scores."""
-    latest = _latest_scores()
+    latest = current_scores
     query = (
         select(latest, Aluno.nome, Aluno.plano_id)
         .join(Aluno, Aluno.id == latest.c.aluno_id)

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, select
@@ -16,10 +16,18 @@ from serving.api.schemas import (
     Page,
 )
 from serving.db.tables import Job
-from serving.jobs import enqueue_job
-from serving.messaging.topology import CHURN_PROBABILITIES_QUEUE, MODEL_UPDATE_QUEUE
+from serving.jobs import JobNotQueued, enqueue_job
+from serving.vocabulary import CHURN_SCORING, MODEL_UPDATE, JobState
 
 router = APIRouter(prefix="/admin", tags=["jobs"])
+
+
+async def queue_or_503(session: SessionDep, publisher: PublisherDep, **job) -> Job:
+    """Queue a job; a broker that does not take it is a 503 (the job row says failed)."""
+    try:
+        return await enqueue_job(session, publisher, **job)
+    except JobNotQueued as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
 
 
 @router.post(
@@ -41,11 +49,10 @@ async def update_model(
         if body and body.data_referencia
         else {}
     )
-    return await enqueue_job(
+    return await queue_or_503(
         session,
         publisher,
-        tipo="atualizar-modelo",
-        fila=MODEL_UPDATE_QUEUE,
+        tipo=MODEL_UPDATE,
         parametros=parametros,
         solicitado_por=who.name,
     )
@@ -76,11 +83,10 @@ async def score_churn(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"data_referencia {data_referencia.isoformat()} is in the future",
         )
-    return await enqueue_job(
+    return await queue_or_503(
         session,
         publisher,
-        tipo="calcular-churn",
-        fila=CHURN_PROBABILITIES_QUEUE,
+        tipo=CHURN_SCORING,
         parametros={"data_referencia": data_referencia.isoformat()} if data_referencia else {},
         solicitado_por=who.name,
     )
@@ -90,7 +96,7 @@ async def score_churn(
 async def list_jobs(
     session: SessionDep,
     _: ReaderDep,
-    estado: Literal["queued", "running", "done", "failed"] | None = None,
+    estado: JobState | None = None,
     tipo: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,

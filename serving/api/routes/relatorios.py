@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import func, select
 
 from serving.api.deps import PublisherDep, ReaderDep, SessionDep, SettingsDep
+from serving.api.routes.jobs import queue_or_503
 from serving.api.schemas import (
     BadInput,
     JobPublic,
@@ -17,8 +18,7 @@ from serving.api.schemas import (
     RelatorioPublic,
 )
 from serving.db.tables import Job, RelatorioDiario
-from serving.jobs import enqueue_job
-from serving.messaging.topology import DAILY_REPORT_QUEUE
+from serving.vocabulary import DAILY_REPORT
 
 router = APIRouter(prefix="/relatorios", tags=["relatorios"])
 
@@ -75,11 +75,10 @@ async def request_daily_report(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"data {dia.isoformat()} is in the future (today is {today.isoformat()})",
         )
-    return await enqueue_job(
+    return await queue_or_503(
         session,
         publisher,
-        tipo="relatorio-diario",
-        fila=DAILY_REPORT_QUEUE,
+        tipo=DAILY_REPORT,
         parametros={"data": dia.isoformat()},
         solicitado_por=who.name,
     )

@@ -1,0 +1,109 @@
+"""The one score writer and the one definition of a member's current score."""
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from models.scoring import ScoredMember
+from serving.api.schemas import RiscoChurnOut
+from serving.db.engine import sync_engine
+from serving.scores import RiskBodies, save_member_score, store_scores
+
+REASONS = [{"fator": "inatividade", "descricao": "sem visitas há 23 dias", "valor": 23.0}]
+
+
+def _insert(db, member: int, as_of: date, probability: float, computed_at: datetime) -> None:
+    db.execute(
+        "insert into previsoes_churn (aluno_id, data_referencia, probabilidade, faixa_risco, "
+        "modelo_nome, modelo_versao, fatores, calculado_em) "
+        "values (%s, %s, %s, 'medio', 'churn-rf', '4', %s, %s)",
+        (member, as_of, probability, json.dumps(REASONS), computed_at),
+    )
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 11, 28, 23, 30, tzinfo=UTC),
+        datetime(2026, 11, 28, 23, 30, 1, 250_000, tzinfo=UTC),
+    ],
+)
+def test_cached_body_is_exactly_what_the_route_answers(at):
+    score = ScoredMember(7, 0.734512, "alto", REASONS)
+
+    body = RiskBodies(date(2026, 11, 28), "churn-rf", "4", at)(score)
+
+    assert RiscoChurnOut.model_validate(body).model_dump(mode="json") == body
+
+
+def test_a_backtest_scored_later_does_not_hide_todays_score(client, headers, member, db):
+    today, last_month = date(2026, 11, 28), date(2026, 10, 28)
+    _insert(db, member, today, 0.31, datetime(2026, 11, 28, 23, 30, tzinfo=UTC))
+    # A backtest run afterwards writes scores for an older as-of date.
+    _insert(db, member, last_month, 0.77, datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+
+    risk = client.get(f"/aluno/{member}/risco-churn", headers=headers["analista"]).json()
+    ranked = client.get("/alunos/risco", headers=headers["analista"]).json()["data"]
+
+    assert (risk["data_referencia"], risk["probabilidade"]) == ("2026-11-28", 0.31)
+    assert [(r["aluno_id"], r["probabilidade"]) for r in ranked] == [(member, 0.31)]
+
+
+def test_scores_in_force_on_a_past_day(db, member):
+    _insert(db, member, date(2026, 10, 28), 0.2, datetime(2026, 10, 28, 23, 0, tzinfo=UTC))
+    _insert(db, member, date(2026, 11, 28), 0.6, datetime(2026, 11, 28, 23, 0, tzinfo=UTC))
+
+    on = {
+        day: db.execute(
+            "select probabilidade from previsoes_vigentes(%s) where aluno_id = %s", (day, member)
+        ).fetchone()
+        for day in (date(2026, 10, 27), date(2026, 11, 1), date(2026, 12, 1))
+    }
+
+    assert on == {date(2026, 10, 27): None, date(2026, 11, 1): (0.2,), date(2026, 12, 1): (0.6,)}
+
+
+def test_on_demand_and_batch_scores_are_stored_alike(settings, db, make_member):
+    engine = sync_engine(settings.database_url)
+    batch_member, on_demand_member = make_member(), make_member()
+    as_of = date(2026, 11, 28)
+    store_scores(
+        engine,
+        [ScoredMember(batch_member, 0.5, "medio", REASONS)],
+        as_of=as_of,
+        model_name="churn-rf",
+        model_version="4",
+    )
+
+    answer = save_member_score(
+        engine,
+        ScoredMember(on_demand_member, 0.5, "medio", REASONS),
+        as_of=as_of,
+        model_name="churn-rf",
+        model_version="4",
+    )
+
+    rows = db.execute(
+        "select aluno_id, data_referencia, probabilidade, faixa_risco, modelo_nome, "
+        "modelo_versao, fatores, job_id from previsoes_churn order by aluno_id"
+    ).fetchall()
+    assert [row[1:] for row in rows] == [row[1:] for row in rows[:1]] * 2
+    assert answer["aluno_id"] == on_demand_member and answer["data_referencia"] == "2026-11-28"
+
+
+def test_every_vocabulary_matches_the_database_constraints(db):
+    from serving import vocabulary
+
+    expected = {
+        "ck_checkins_tipo": vocabulary.CHECKIN_TYPES,
+        "ck_usuarios_role": vocabulary.ROLES,
+        "ck_jobs_estado": vocabulary.JOB_STATES,
+        "ck_previsoes_faixa": vocabulary.RISK_TIERS,
+    }
+    for name, values in expected.items():
+        definition = db.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint where conname = %s", (name,)
+        ).fetchone()[0]
+        quoted = sorted(part.split("'")[1] for part in definition.split("'::")[:-1])
+        assert quoted == sorted(values), (name, definition)
