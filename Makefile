@@ -43,7 +43,8 @@ lint: install services
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache --no-logo
-	@$(SQLFLUFF_ENV) $(VENV)/bin/sqlfluff lint dbt --quiet --disable-progress-bar
+	@$(VENV)/bin/mypy
+	@$(SQLFLUFF_ENV) $(VENV)/bin/sqlfluff lint dbt/models dbt/data-tests --quiet --disable-progress-bar
 
 format: install
 	@$(VENV)/bin/ruff format .

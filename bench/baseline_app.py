@@ -5,8 +5,10 @@ authentication, no database, no member check.
 
     python -m bench.baseline_app --port 18081 --workers 2
 
-It is served by uvicorn with the same settings as `gympulse api` (uvloop/httptools when
-installed, no access log), so the difference between the two is what the real route adds.
+It is served by uvicorn with the same settings as `gympulse api` (`serving.api.server.serve`:
+uvloop/httptools when installed, no access log), so the difference between the two is what the
+real route adds. `--factory serving.api.server:create_served_app` serves the real API exactly as
+`gympulse api` does (its GC tuning included).
 """
 
 import argparse
@@ -82,7 +84,7 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    import uvicorn
+    from serving.api.server import serve
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -94,16 +96,8 @@ def main() -> None:
         help="serve another app factory with the same settings",
     )
     args = parser.parse_args()
-    # The same call as `gympulse api` (flows/cli/platform.py), only the app differs.
-    uvicorn.run(
-        args.factory,
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-    )
+    # The same call as `gympulse api` (serving.api.server.serve), only the app differs.
+    serve(host=args.host, port=args.port, workers=args.workers, factory=args.factory)
 
 
 if __name__ == "__main__":

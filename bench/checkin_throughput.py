@@ -11,6 +11,11 @@ answered). For each app: a warm-up, then the measured run, then a wait until eve
 answered 202 is in PostgreSQL. Reported: rate of 202s, their ratio, latency p50/p99, the time
 from the end of the load until the last accepted check-in is in PostgreSQL, the end-to-end
 rate, lost check-ins and CPU per component. Results go to bench/results/.
+
+It measures the API in the state a user has after `make demo`: a champion model registered in
+the MLflow store the API reads (the repo's var/ store, unless MLFLOW_TRACKING_URI says
+otherwise), which every API worker preloads at startup; the measured run starts once each
+worker has loaded it. Without a champion it stops (`--allow-no-champion` measures that state).
 """
 
 import argparse
@@ -60,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed (not only on loss)"
     )
+    parser.add_argument(
+        "--allow-no-champion",
+        action="store_true",
+        help="measure even when no champion is registered (not the state after `make demo`)",
+    )
     args = parser.parse_args(argv)
     args.apps = [a.strip() for a in args.apps.split(",") if a.strip()]
     unknown = set(args.apps) - {"gympulse", "baseline"}
@@ -89,12 +99,20 @@ def measure_app(
     consumers: list[common.Service],
     wrk: str | None,
     out_dir,
+    champion: str | None = None,
 ) -> dict[str, Any]:
     common.ensure_services()
     app, port = _app_service(name, args, env, out_dir)
     app.start()
     try:
         common.wait_healthy(port, app)
+        if name == "gympulse" and champion is not None:
+            started = time.monotonic()
+            common.wait_champion_loaded(app, champion, args.workers)
+            print(
+                f"  {name}: champion v{champion} loaded by {args.workers} workers "
+                f"({time.monotonic() - started:.0f}s after /health)"
+            )
         load_kwargs = {
             "wrk": wrk,
             "port": port,
@@ -254,6 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         f"• checkin_throughput: {machine['cores']} cores, load average {machine['loadavg_at_start']}"
     )
     print(f"• preparing {common.BENCH_DATABASE} / vhost {common.BENCH_VHOST} / redis db 12")
+    champion = common.registered_champion()
+    if champion is None:
+        message = (
+            "no champion registered in the MLflow store the API reads: this is not the state "
+            "after `make demo` (run it first)"
+        )
+        if not args.allow_no_champion:
+            raise SystemExit(f"✘ {message}, or pass --allow-no-champion")
+        print(f"⚠ {message}: measuring the empty state")
+    else:
+        print(f"• champion v{champion} registered: each API worker preloads it, as after make demo")
     seed = common.prepare_environment(args.members)
     consumer_procs = common.consumers(args.consumers, env, out_dir)
     results: dict[str, dict[str, Any]] = {}
@@ -262,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             consumer.start()
         common.wait_consuming(len(consumer_procs))
         for name in args.apps:
-            results[name] = measure_app(name, args, env, seed, consumer_procs, wrk, out_dir)
+            results[name] = measure_app(
+                name, args, env, seed, consumer_procs, wrk, out_dir, champion
+            )
     finally:
         for consumer in consumer_procs:
             consumer.stop()
@@ -287,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             "consumers": args.consumers,
             "consumer_batch_size": settings.consumer_batch_size,
             "consumer_flush_ms": settings.consumer_flush_ms,
+            "champion_version": champion,
         },
         "results": results,
         "targets": TARGETS,

@@ -49,6 +49,7 @@ def _has_features(database: str) -> bool:
 def ensure_warehouse(database: str, members: int, months: int) -> None:
     if _has_features(database):
         return
+    from serving.config import get_settings
     from serving.db.migrate import drop_database, upgrade
     from serving.simulator import simulate_gym
     from serving.warehouse import dbt_build
@@ -58,7 +59,13 @@ def ensure_warehouse(database: str, members: int, months: int) -> None:
     started = time.monotonic()
     drop_database(url)
     upgrade(url)
-    simulate_gym(members=members, months=months, seed=7, database_url=url)
+    simulate_gym(
+        members=members,
+        months=months,
+        seed=7,
+        database_url=url,
+        gym_timezone=get_settings().gym_timezone,
+    )
     if not dbt_build(url, quiet=True).success:
         raise SystemExit("dbt build failed on the benchmark database")
     print(f"warehouse ready in {time.monotonic() - started:.0f} s")

@@ -134,7 +134,9 @@ def prepare_environment(members: int) -> Seed:
         ).fetchone()
     if last - first + 1 != count:
         raise RuntimeError("member ids are not contiguous")
-    return Seed(first, last, create_device_key(KIOSK_NAME, "bench"))
+    return Seed(
+        first, last, create_device_key(KIOSK_NAME, "bench", database_url=settings.database_url)
+    )
 
 
 # --- subprocesses -------------------------------------------------------------------------
@@ -228,6 +230,51 @@ def wait_healthy(port: int, service: Service, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{service.name} did not answer within {timeout:.0f}s:\n{service.tail()}")
+
+
+def registered_champion() -> str | None:
+    """Version of the `@champion` in the MLflow store the API reads (settings'
+    MLFLOW_TRACKING_URI: after `make demo`, the repo's var/ store), or None."""
+    from models import registry
+    from serving.config import get_settings
+
+    settings = get_settings()
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return None
+    registry.use_tracking(
+        settings.mlflow_tracking_uri, settings.mlflow_experiment, settings.mlflow_artifact_root
+    )
+    version = registry.champion(settings.churn_model_name)
+    return None if version is None else str(version.version)
+
+
+CHAMPION_LOADED = "champion {name} v{version} loaded"
+CHAMPION_FAILED = "champion not preloaded"
+
+
+def wait_champion_loaded(service: Service, version: str, workers: int, timeout: float = 300):
+    """Until each of the app's `workers` processes has logged that it loaded the champion (the
+    state of an API that has been up for a while: `serving.on_demand` preloads it in the
+    background at startup)."""
+    from serving.config import get_settings
+
+    loaded = CHAMPION_LOADED.format(name=get_settings().churn_model_name, version=version)
+    deadline = time.monotonic() + timeout
+    while True:
+        text = service.log_path.read_text(errors="replace")
+        if CHAMPION_FAILED in text:
+            raise RuntimeError(f"{service.name} could not preload the champion:\n{service.tail()}")
+        if text.count(loaded) >= workers:
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"{service.name}: {text.count(loaded)} of {workers} workers loaded the champion "
+                f"within {timeout:.0f}s:\n{service.tail()}"
+            )
+        if not service.running():
+            raise RuntimeError(f"{service.name} exited:\n{service.tail()}")
+        time.sleep(0.5)
 
 
 def wait_consuming(count: int = 1, timeout: float = 30) -> None:

@@ -79,7 +79,13 @@ def main() -> int:
         drop_database(database_url)
         upgrade(database_url)
         started = time.monotonic()
-        simulate_gym(members=args.members, months=args.months, seed=7, database_url=database_url)
+        simulate_gym(
+            members=args.members,
+            months=args.months,
+            seed=7,
+            database_url=database_url,
+            gym_timezone=get_settings().gym_timezone,
+        )
         print(f"simulated and imported in {time.monotonic() - started:.0f} s")
 
     def sql(query: str):

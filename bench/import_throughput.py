@@ -151,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     from serving.history_import import import_history
 
     settings = get_settings()
+    target = {
+        "database_url": settings.database_url,
+        "gym_timezone": settings.gym_timezone,
+        "redis_url": settings.redis_url,
+    }
     out_dir = common.run_dir("import_throughput")
     machine = common.machine_info()
     print(
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"• writing {args.members:,} members and {args.rows:,} check-in rows")
         files = write_files(Path(tmp), args.members, args.rows, rng)
         size_mb = files["checkins"].stat().st_size / 1e6
-        setup = import_history(files["planos"], files["alunos"], None, progress=False)
+        setup = import_history(files["planos"], files["alunos"], None, **target, progress=False)
         assert not setup.rejects, setup.rejects[:5]
         with psycopg.connect(LIBPQ, autocommit=True) as conn:
             members = dict(
@@ -182,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {round_no}: raw COPY {seconds:.2f} s")
                 fresh_checkins(conn)
                 started = time.perf_counter()
-                report = import_history(None, None, files["checkins"], progress=False)
+                report = import_history(None, None, files["checkins"], **target, progress=False)
                 seconds = time.perf_counter() - started
                 rep = report.checkins
                 assert rep is not None and not report.rejects and rep.inserted == events, rep
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             conn.execute("checkpoint")
             started = time.perf_counter()
-            rerun = import_history(None, None, files["checkins"], progress=False)
+            rerun = import_history(None, None, files["checkins"], **target, progress=False)
             rerun_s = time.perf_counter() - started
             assert rerun.checkins.inserted == 0, rerun.checkins
             assert rerun.checkins.already_present == file_events, (rerun.checkins, file_events)

@@ -140,11 +140,12 @@ def train_flow(
     as_of = as_of or _today()
     result = train(as_of, forest_params, job_id)
     outcome = register_and_promote(result, as_of, dbt_invocation_id)
+    forest = outcome["metricas"]["random_forest"]
     get_run_logger().info(
         "v%s: ROC-AUC %.3f, PR-AUC %.3f — %s",
         outcome["modelo_versao"],
-        result.forest_metrics["roc_auc"],
-        result.forest_metrics["pr_auc"],
+        forest["roc_auc"],
+        forest["pr_auc"],
         outcome["motivo"],
     )
     return outcome

@@ -8,9 +8,11 @@ so a model loaded from MLflow takes the contract's columns as they are in the ta
 
 import io
 from datetime import date
+from typing import cast
 
 import numpy as np
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -51,7 +53,7 @@ def _read(engine: sa.Engine, sql: str, params: dict) -> pd.DataFrame:
     raw = engine.raw_connection()
     try:
         with (
-            raw.cursor() as cursor,
+            cast(psycopg.Connection, raw.driver_connection).cursor() as cursor,
             cursor.copy(f"copy ({sql}) to stdout with (format csv, header true)", params) as copy,
         ):
             for chunk in copy:

@@ -8,7 +8,7 @@ single DEL and no KEYS scan. A per-member version refuses answers computed befor
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -26,7 +26,7 @@ def frequency_key(aluno_id: int) -> str:
     return f"{PREFIX}freq:{aluno_id}"
 
 
-def churn_key(aluno_id: int) -> str:
+def churn_key(aluno_id: int | str) -> str:
     return f"{PREFIX}churn:{aluno_id}"
 
 
@@ -55,7 +55,7 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-def loads(raw: bytes) -> Any:
+def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)
 
 
@@ -95,7 +95,8 @@ class Cache:
         if not self._available():
             return None
         try:
-            return await self._client.get(version_key(aluno_id))
+            # The client answers bytes (decode_responses is off); `set_field` compares them.
+            return cast(bytes | None, await self._client.get(version_key(aluno_id)))
         except redis.RedisError as exc:
             self._trip(exc)
             return None

@@ -4,16 +4,21 @@ features, read from the warehouse's live view `churn_features_atuais` — the sa
 the feature table, over the app tables as they are now.
 
 The champion is loaded once per process and reloaded when the `@champion` alias moves (checked
-at most every `CHECK_SECONDS`)."""
+at most every `CHECK_SECONDS`). Loading it brings the ML stack (MLflow, scikit-learn, pandas,
+SciPy: about a million objects the garbage collector tracks) into the API process: `on_loaded`
+is called after each load, so the process that serves the API can freeze them out of the
+collector's view (serving/api/server.py)."""
 
 import logging
 import threading
 import time
-from typing import Any
-
-import pandas as pd
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from serving.config import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +27,9 @@ LIVE_VIEW = "churn_features_atuais"
 
 
 class ChampionCache:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_loaded: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self.on_loaded = on_loaded
         self._champion: Any = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -42,12 +48,24 @@ class ChampionCache:
                 self.settings.mlflow_artifact_root,
             )
             current = registry.champion(self.settings.churn_model_name)
+            first_check = self._checked_at == 0.0
             self._checked_at = time.monotonic()
+            loaded = False
             if current is None:
                 self._champion = None
             elif self._champion is None or self._champion.version != str(current.version):
-                log.info("loading %s v%s", self.settings.churn_model_name, current.version)
+                started = time.perf_counter()
                 self._champion = load_champion(self.settings.churn_model_name)
+                loaded = True
+                log.info(
+                    "champion %s v%s loaded in %.1f s",
+                    self.settings.churn_model_name,
+                    self._champion.version,
+                    time.perf_counter() - started,
+                )
+            # The first check imported the ML stack; a load brought a model: both stay.
+            if (first_check or loaded) and self.on_loaded is not None:
+                self.on_loaded()
             return self._champion
 
     def warm_in_background(self) -> None:
@@ -59,7 +77,7 @@ class ChampionCache:
 
         threading.Thread(target=warm, name="warm-champion", daemon=True).start()
 
-    def score(self, features: pd.DataFrame):
+    def score(self, features: "pd.DataFrame"):
         """(champion, ScoredMember) for a one-row frame, or None when there is no champion."""
         from models.features import normalise
         from models.scoring import predict

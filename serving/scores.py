@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
+import psycopg
 import redis
 import sqlalchemy as sa
 
@@ -108,7 +109,7 @@ def store_scores(
     raw = engine.raw_connection()
     try:
         with (
-            raw.cursor() as cursor,
+            cast(psycopg.Connection, raw.driver_connection).cursor() as cursor,
             cursor.copy(
                 "copy previsoes_churn (aluno_id, data_referencia, probabilidade, faixa_risco, "
                 "modelo_nome, modelo_versao, fatores, job_id, calculado_em) from stdin"
@@ -240,7 +241,7 @@ def member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
         rows = conn.execute(
             sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
         )
-        return {int(aluno_id): nome for aluno_id, nome in rows}
+        return {int(row.id): str(row.nome) for row in rows}
 
 
 def _refresh_or_warn(engine, cache, batch: ScoreBatch, scored_at, ttl, list_size):

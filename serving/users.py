@@ -2,22 +2,24 @@
 
 from sqlalchemy import func, select
 
+from serving import rules
 from serving.db.engine import session_scope
 from serving.db.tables import Dispositivo, Usuario
-from serving.security import hash_password, new_kiosk_key, sha256_hex
-
-MIN_PASSWORD_LENGTH = 10
+from serving.security import hash_password
+from serving.vocabulary import ADMIN
 
 
 class UserError(Exception):
     pass
 
 
-def upsert_admin(username: str, password: str, email: str | None = None) -> bool:
+def upsert_admin(
+    username: str, password: str, email: str | None = None, *, database_url: str
+) -> bool:
     """Create the admin, or reset its password and role. Returns True when created."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    with session_scope() as session:
+    if problem := rules.password_problem(password):
+        raise UserError(problem)
+    with session_scope(database_url) as session:
         user = session.execute(
             select(Usuario).where(func.lower(Usuario.username) == username.lower())
         ).scalar_one_or_none()
@@ -26,26 +28,27 @@ def upsert_admin(username: str, password: str, email: str | None = None) -> bool
                 Usuario(
                     username=username,
                     email=email,
-                    role="admin",
+                    role=ADMIN,
                     senha_hash=hash_password(password),
                 )
             )
             return True
         user.senha_hash = hash_password(password)
-        user.role = "admin"
+        user.role = ADMIN
         user.ativo = True
         return False
 
 
-def create_device_key(name: str, local: str | None = None) -> str:
-    with session_scope() as session:
+def create_device_key(name: str, local: str | None = None, *, database_url: str) -> str:
+    """Register a kiosk; its key (`rules.issue_kiosk_key`, as the API route) is returned once."""
+    with session_scope(database_url) as session:
         taken = session.scalar(
             select(func.count()).where(func.lower(Dispositivo.nome) == name.lower())
         )
         if taken:
             raise UserError(f"a device named '{name}' already exists")
-        key = new_kiosk_key()
+        issued = rules.issue_kiosk_key()
         session.add(
-            Dispositivo(nome=name, local=local, chave_prefixo=key[:12], chave_hash=sha256_hex(key))
+            Dispositivo(nome=name, local=local, chave_prefixo=issued.prefix, chave_hash=issued.hash)
         )
-        return key
+        return issued.key

@@ -1,4 +1,5 @@
-"""Attendance for one member, computed with the shared pairing rule in `sql/pair_visits.sql`."""
+"""Attendance for one member, computed with the shared pairing rule in `sql/pair_visits.sql`
+(its numbers in `sql/pairing.sql`); `render_macro` renders any macro of `sql/` for the API."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -7,18 +8,47 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
+from jinja2.runtime import Macro
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SQL_DIR = Path(__file__).parent / "sql"
-# Events this far around the range are read so pairs and double taps at its edges are seen.
-EDGE = timedelta(hours=6)
+
+
+@lru_cache
+def sql_macros() -> dict[str, Macro]:
+    """The macros of sql/ as dbt sees them (macro-paths): every file's macros are globals, so
+    pair_visits.sql calls pairing.sql's pairing_reach() here as it does in dbt."""
+    env = Environment(loader=FileSystemLoader(SQL_DIR), autoescape=False)
+    # One namespace shared by every file's module (not a copy), filled as the files load: a
+    # macro looks its callees up there when it is called.
+    namespace: dict[str, Macro] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        module = env.get_template(path.name).make_module(vars=namespace, shared=True)
+        namespace.update({k: v for k, v in vars(module).items() if isinstance(v, Macro)})
+    return namespace
+
+
+def render_macro(name: str, *args: str) -> str:
+    """One macro of sql/, rendered as dbt would render `{{ name(*args) }}`."""
+    return str(sql_macros()[name](*args))
+
+
+def _number(name: str) -> int:
+    return int(render_macro(name).strip())
+
+
+# The pairing's numbers, from sql/pairing.sql (the macros dbt uses too).
+PAIRING_REACH = timedelta(hours=_number("pairing_reach_hours"))
+DOUBLE_TAP_WINDOW = timedelta(minutes=_number("double_tap_minutes"))
+# Events this far around the range are read so pairs and double taps at its edges are seen:
+# the pairing of an event depends only on the events within reach + double-tap window before it.
+EDGE = PAIRING_REACH + DOUBLE_TAP_WINDOW
 
 
 @lru_cache
 def pair_visits_sql(events: str) -> str:
-    env = Environment(loader=FileSystemLoader(SQL_DIR), autoescape=False)
-    return env.get_template("pair_visits.sql").module.pair_visits(events)
+    return render_macro("pair_visits", events)
 
 
 MEMBER_EVENTS = """(

@@ -86,6 +86,8 @@ def simulate(settings: Settings) -> None:
         seed=SEED,
         end=END,
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         progress=False,
         log=lambda _line: None,
     )

@@ -117,10 +117,11 @@ def headers(settings, users, kiosk_key) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def kiosk_key(db) -> str:
+def kiosk_key(settings, db) -> str:
     from serving.users import create_device_key
 
-    return create_device_key(f"kiosk-{uuid.uuid4().hex[:8]}", "Entrada")
+    name = f"kiosk-{uuid.uuid4().hex[:8]}"
+    return create_device_key(name, "Entrada", database_url=settings.database_url)
 
 
 @pytest.fixture

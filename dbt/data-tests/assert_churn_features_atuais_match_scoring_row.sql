@@ -21,10 +21,11 @@ with
 
 corte as (
 
-    select least(
-        cast('{{ run_started_at }}' as timestamptz),
-        coalesce(max(processado_em), '-infinity'::timestamptz)
-    ) - interval '5 minutes' as escrito_antes_de
+    select
+        least(
+            cast('{{ run_started_at }}' as timestamptz),
+            coalesce(max(processado_em), '-infinity'::timestamptz)
+        ) - interval '5 minutes' as escrito_antes_de
     from {{ ref('int_visits') }}
 
 ),
@@ -76,7 +77,8 @@ so_na_visao as (
 
 )
 
-select * from (
+select *
+from (
     select * from so_na_tabela
     union all
     select * from so_na_visao

@@ -76,7 +76,7 @@
                 ),
                 'infinity'::timestamptz
             )
-        ) - interval '6 hours 2 minutes'
+        ) - {{ pairing_lookback() }}
     from (
         select
             (

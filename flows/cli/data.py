@@ -71,6 +71,10 @@ def simulate(
             months=months,
             seed=seed,
             replay_days=replay_days,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            api_url=settings.api_url,
             out_dir=out,
             log=typer.echo,
         )
@@ -100,7 +104,7 @@ def simulate_student(
     """Create one member with this profile; its history is in PostgreSQL when this returns."""
     from serving.simulator import StudentError, StudentProfile, create_synthetic_student
 
-    load_settings()
+    settings = load_settings()
     profile = StudentProfile(
         plano=plano,
         visitas_semana=visitas_semana,
@@ -111,7 +115,12 @@ def simulate_student(
         email=email,
     )
     try:
-        created = create_synthetic_student(profile, seed=seed)
+        created = create_synthetic_student(
+            profile,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            seed=seed,
+        )
         aluno_id, written = created.aluno_id, created.checkins
     except (StudentError, ValueError) as exc:
         typer.secho(str(exc), fg="red", err=True)
@@ -151,9 +160,17 @@ def import_command(
             "nothing to import: pass --planos, --alunos and/or --checkins", fg="red", err=True
         )
         raise typer.Exit(2)
-    load_settings()
+    settings = load_settings()
     try:
-        report = import_history(planos, alunos, checkins, progress=progress)
+        report = import_history(
+            planos,
+            alunos,
+            checkins,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=progress,
+        )
     except HistoryImportError as exc:
         typer.secho(f"import refused: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

@@ -87,7 +87,9 @@ def create_admin(
             raise typer.Exit(2)
         password = typer.prompt("admin password", hide_input=True, confirmation_prompt=True)
     try:
-        created = upsert_admin(username, password, email or settings.admin_email)
+        created = upsert_admin(
+            username, password, email or settings.admin_email, database_url=settings.database_url
+        )
     except UserError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
@@ -99,9 +101,9 @@ def create_device(name: str, local: str | None = None) -> None:
     """Register a kiosk and print its API key (shown once)."""
     from serving.users import UserError, create_device_key
 
-    load_settings()
+    settings = load_settings()
     try:
-        key = create_device_key(name, local)
+        key = create_device_key(name, local, database_url=settings.database_url)
     except UserError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc

@@ -130,9 +130,10 @@ def _todays_visits(member_ids: list[int], checkins: int, rng: random.Random) -> 
 
 def _stored(database_url: str, ids: list[str]) -> int:
     with session_scope(database_url) as session:
-        return session.scalar(
+        stored = session.scalar(
             select(func.count()).select_from(Checkin).where(Checkin.checkin_id.in_(ids))
         )
+        return stored or 0
 
 
 def _simulate(settings: Settings, members: int, url: str) -> None:
@@ -144,6 +145,8 @@ def _simulate(settings: Settings, members: int, url: str) -> None:
         seed=42,
         replay_days=REPLAY_DAYS,
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         api_url=url,
         progress=True,
         log=lambda line: console.print(f"  {line}"),
@@ -180,7 +183,7 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
     upgrade(settings.database_url)
     console.print("✔ database migrated")
     username, password, generated = _admin_credentials(settings)
-    upsert_admin(username, password, settings.admin_email)
+    upsert_admin(username, password, settings.admin_email, database_url=settings.database_url)
     console.print(
         f"✔ admin '{username}' ready" + (" (password generated below)" if generated else "")
     )
@@ -224,7 +227,9 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
                     refused[f"{response.status_code} {response.json().get('detail')}"] += 1
                 progress.advance(task)
         deadline = time.monotonic() + 60
-        while (stored := _stored(settings.database_url, accepted)) < len(accepted) and time.monotonic() < deadline:
+        while (stored := _stored(settings.database_url, accepted)) < len(
+            accepted
+        ) and time.monotonic() < deadline:
             time.sleep(0.5)
         console.print(f"✔ {len(accepted)} check-ins accepted (202), {stored} in PostgreSQL")
         for reason, count in refused.items():

@@ -1,6 +1,7 @@
 """Dependencies shared by the routers: settings, DB session, publisher, cache and who is asking."""
 
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,6 +23,10 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 # A revoked kiosk key stops working within this many seconds.
 KIOSK_KEY_CACHE_SECONDS = 5.0
+# Bounds of the kiosk key cache, per API process: valid keys (a gym chain has a few dozen kiosks)
+# and invalid ones (anyone can send a random key) are bounded separately.
+KIOSK_VALID_KEYS_MAX = 1_000
+KIOSK_INVALID_KEYS_MAX = 1_000
 
 
 # Dependencies are `async def` even when trivial: a plain `def` costs a thread hop per request.
@@ -67,6 +72,70 @@ class Principal:
         return self.role == "kiosk"
 
 
+class KioskKeyCache:
+    """What the database said about a kiosk key (by its hash): the kiosk's `Principal`, or None
+    for an unknown or revoked key; fresh for `ttl` seconds, then asked again.
+
+    Memory is bounded: at most `max_valid` valid and `max_invalid` invalid keys, the entry
+    refreshed longest ago leaves first. The two are kept apart so that a flood of random keys
+    (each one costs a database lookup, then is rejected from memory while fresh) cannot push
+    the real kiosks out. A valid key's entry outlives its `ttl`: while PostgreSQL is down, a key
+    known a moment ago keeps the door working."""
+
+    def __init__(
+        self,
+        ttl: float = KIOSK_KEY_CACHE_SECONDS,
+        max_valid: int = KIOSK_VALID_KEYS_MAX,
+        max_invalid: int = KIOSK_INVALID_KEYS_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_valid = max_valid
+        self.max_invalid = max_invalid
+        self._clock = clock
+        # key hash -> (fresh until, principal); insertion order = refresh order
+        self._valid: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._invalid: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._valid) + len(self._invalid)
+
+    def lookup(self, key_hash: str) -> tuple[bool, bool, Principal | None]:
+        """(known, fresh, principal): `known` when the key has an entry, `fresh` when it needs
+        no database lookup now."""
+        now = self._clock()
+        entry = self._valid.get(key_hash)
+        if entry is not None:
+            return True, entry[0] > now, entry[1]
+        until = self._invalid.get(key_hash)
+        if until is None:
+            return False, False, None
+        if until > now:
+            return True, True, None
+        del self._invalid[key_hash]
+        return False, False, None
+
+    def store(self, key_hash: str, principal: Principal | None) -> None:
+        until = self._clock() + self.ttl
+        if principal is None:
+            self._valid.pop(key_hash, None)
+            self._put(self._invalid, key_hash, until, self.max_invalid)
+        else:
+            self._invalid.pop(key_hash, None)
+            self._put(self._valid, key_hash, (until, principal), self.max_valid)
+
+    @staticmethod
+    def _put(entries: OrderedDict, key_hash: str, value, limit: int) -> None:
+        entries[key_hash] = value
+        entries.move_to_end(key_hash)
+        while len(entries) > limit:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._valid.clear()
+        self._invalid.clear()
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
@@ -87,21 +156,17 @@ async def _lookup_kiosk(pool, key_hash: str) -> Principal | None:
 
 async def _kiosk_principal(request: Request, key: str) -> Principal:
     key_hash = sha256_hex(key)
-    known: dict[str, tuple[float, Principal | None]] = request.app.state.kiosk_keys
-    cached = known.get(key_hash)
-    now = time.monotonic()
-    if cached and cached[0] > now:
-        principal = cached[1]
-    else:
+    keys: KioskKeyCache = request.app.state.kiosk_keys
+    known, fresh, principal = keys.lookup(key_hash)
+    if not fresh:
         try:
             principal = await _lookup_kiosk(request.app.state.pg, key_hash)
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            if cached is None:
+            if not known:
                 raise DatabaseUnavailable(str(exc)) from exc
             # PostgreSQL is down: a key we knew a moment ago keeps the door working.
-            principal = cached[1]
         else:
-            known[key_hash] = (now + KIOSK_KEY_CACHE_SECONDS, principal)
+            keys.store(key_hash, principal)
     if principal is None:
         raise _unauthorized("invalid or revoked API key")
     return principal

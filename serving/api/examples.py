@@ -1,6 +1,8 @@
 """Examples shown in the OpenAPI documents, one per public shape."""
 
-PLANO = {
+from pydantic.json_schema import JsonDict
+
+PLANO: JsonDict = {
     "id": 3,
     "nome": "Anual",
     "descricao": "Contrato de 12 meses, acesso livre",
@@ -8,10 +10,10 @@ PLANO = {
     "duracao_meses": 12,
     "ativo": True,
 }
-PLANO_UPDATE = {
+PLANO_UPDATE: JsonDict = {
     key: PLANO[key] for key in ("nome", "valor_mensal", "duracao_meses", "descricao")
 } | {"ativo": True}
-ALUNO = {
+ALUNO: JsonDict = {
     "id": 42,
     "aluno_ref": None,
     "nome": "Maria Oliveira",
@@ -23,18 +25,18 @@ ALUNO = {
     "ativo": True,
     "atualizado_em": "2026-11-20T18:02:11-03:00",
 }
-ALUNO_UPDATE = {
+ALUNO_UPDATE: JsonDict = {
     key: ALUNO[key] for key in ("nome", "email", "plano_id", "telefone", "data_nascimento")
 }
-STATUS = {
+STATUS: JsonDict = {
     "ativo": True,
     "ocorrido_em": "2026-02-03T10:15:00-03:00",
     "motivo": "matrícula",
     "registrado_por": "recepcao.centro",
 }
-ALUNO_DETAIL = ALUNO | {"plano": PLANO, "historico_status": [STATUS]}
-STATUS_CHANGE = {"motivo": "mudou de cidade"}
-USUARIO = {
+ALUNO_DETAIL: JsonDict = ALUNO | {"plano": PLANO, "historico_status": [STATUS]}
+STATUS_CHANGE: JsonDict = {"motivo": "mudou de cidade"}
+USUARIO: JsonDict = {
     "id": 7,
     "username": "ana.retencao",
     "email": "ana@academia.com.br",
@@ -43,37 +45,36 @@ USUARIO = {
     "ativo": True,
     "criado_em": "2026-10-01T09:00:00Z",
 }
-USUARIO_UPDATE = {"role": "recepcao", "ativo": True}
-REFRESH = {"refresh_token": "Jr4w6k0Qm2…"}
-CHECKIN_ACCEPTED = {
+USUARIO_UPDATE: JsonDict = {"role": "recepcao", "ativo": True}
+REFRESH: JsonDict = {"refresh_token": "Jr4w6k0Qm2…"}
+CHECKIN_ACCEPTED: JsonDict = {
     "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
     "aluno_id": 42,
     "tipo": "entrada",
     "ocorrido_em": "2026-11-28T07:31:05-03:00",
     "status": "aceito",
 }
-CHECKIN_BATCH = {
-    "checkins": [
-        {
-            "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
-            "aluno_id": 42,
-            "tipo": "entrada",
-            "ocorrido_em": "2026-11-28T07:31:05-03:00",
-        },
-        {
-            "checkin_id": "0b6e8a52-3f7c-4d0e-a4d2-5f1f7a3c9e20",
-            "aluno_id": 42,
-            "tipo": "saida",
-            "ocorrido_em": "2026-11-28T08:36:40-03:00",
-        },
-    ]
-}
-CHECKIN_BATCH_ACCEPTED = {
+_BATCH_EVENTS: list[JsonDict] = [
+    {
+        "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
+        "aluno_id": 42,
+        "tipo": "entrada",
+        "ocorrido_em": "2026-11-28T07:31:05-03:00",
+    },
+    {
+        "checkin_id": "0b6e8a52-3f7c-4d0e-a4d2-5f1f7a3c9e20",
+        "aluno_id": 42,
+        "tipo": "saida",
+        "ocorrido_em": "2026-11-28T08:36:40-03:00",
+    },
+]
+CHECKIN_BATCH: JsonDict = {"checkins": list(_BATCH_EVENTS)}
+CHECKIN_BATCH_ACCEPTED: JsonDict = {
     "aceitos": 2,
-    "checkin_ids": [e["checkin_id"] for e in CHECKIN_BATCH["checkins"]],
+    "checkin_ids": [e["checkin_id"] for e in _BATCH_EVENTS],
     "status": "aceito",
 }
-FREQUENCIA = {
+FREQUENCIA: JsonDict = {
     "aluno_id": 42,
     "inicio": "2026-08-31",
     "fim": "2026-11-28",
@@ -94,7 +95,7 @@ FREQUENCIA = {
     "page": 1,
     "page_size": 50,
 }
-RISCO = {
+RISCO: JsonDict = {
     "aluno_id": 42,
     "probabilidade": 0.71,
     "faixa_risco": "alto",
@@ -111,8 +112,8 @@ RISCO = {
     "data_referencia": "2026-11-28",
     "calculado_em": "2026-11-29T03:10:00Z",
 }
-RISCO_ITEM = RISCO | {"nome": "Maria Oliveira", "plano_id": 3}
-DISPOSITIVO = {
+RISCO_ITEM: JsonDict = RISCO | {"nome": "Maria Oliveira", "plano_id": 3}
+DISPOSITIVO: JsonDict = {
     "id": 1,
     "nome": "catraca-entrada-1",
     "local": "Recepção",
@@ -121,14 +122,14 @@ DISPOSITIVO = {
     "revogado_em": None,
     "ultimo_uso_em": "2026-11-28T10:31:05Z",
 }
-DISPOSITIVO_CREATED = DISPOSITIVO | {
+DISPOSITIVO_CREATED: JsonDict = DISPOSITIVO | {
     "api_key": "gpk_c8IqkndRRb46Q2BTtbbI-CLEWfCh-FJykFNv3N_ujGY",
     "ultimo_uso_em": None,
 }
-ATUALIZAR_MODELO = {"data_referencia": "2026-10-31"}
-CALCULAR_CHURN = {"data_referencia": "2026-11-28"}
-RELATORIO_DIARIO_IN = {"data": "2026-11-27"}
-RELATORIO_TOTAIS = {
+ATUALIZAR_MODELO: JsonDict = {"data_referencia": "2026-10-31"}
+CALCULAR_CHURN: JsonDict = {"data_referencia": "2026-11-28"}
+RELATORIO_DIARIO_IN: JsonDict = {"data": "2026-11-27"}
+RELATORIO_TOTAIS: JsonDict = {
     "eventos_checkin": 1712,
     "visitas": 842,
     "alunos_presentes": 815,
@@ -137,15 +138,15 @@ RELATORIO_TOTAIS = {
     "saidas_sem_entrada": 3,
     "novos_alto_risco": 12,
 }
-RELATORIO = {
+RELATORIO: JsonDict = {
     "data": "2026-11-27",
     "gerado_em": "2026-11-28T00:05:12-03:00",
     "job_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
     "totais": RELATORIO_TOTAIS,
 }
-_VISITAS_POR_HORA = (0, 0, 0, 0, 0, 6, 88, 121, 74, 41, 30, 27)
+_VISITAS_POR_HORA: tuple[int, ...] = (0, 0, 0, 0, 0, 6, 88, 121, 74, 41, 30, 27)
 _VISITAS_POR_HORA += (45, 38, 22, 25, 34, 71, 109, 70, 31, 9, 1, 0)
-RELATORIO_RESUMO = {
+RELATORIO_RESUMO: JsonDict = {
     "data": "2026-11-27",
     "fuso_horario": "America/Sao_Paulo",
     "totais": RELATORIO_TOTAIS,
@@ -158,8 +159,8 @@ RELATORIO_RESUMO = {
         {"plano_id": 1, "plano": "Mensal", "visitas": 330, "alunos": 318},
     ],
 }
-RELATORIO_DETALHE = RELATORIO | {"resumo": RELATORIO_RESUMO}
-JOB_RELATORIO = {
+RELATORIO_DETALHE: JsonDict = RELATORIO | {"resumo": RELATORIO_RESUMO}
+JOB_RELATORIO: JsonDict = {
     "id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
     "tipo": "relatorio-diario",
     "estado": "queued",
@@ -173,7 +174,7 @@ JOB_RELATORIO = {
     "iniciado_em": None,
     "terminado_em": None,
 }
-JOB = {
+JOB: JsonDict = {
     "id": "3f9b2c1e-8d4a-4f6b-9c2d-1e5a7b8c9d0e",
     "tipo": "atualizar-modelo",
     "estado": "queued",
@@ -187,7 +188,7 @@ JOB = {
     "iniciado_em": None,
     "terminado_em": None,
 }
-STATUS_OUT = {
+STATUS_OUT: JsonDict = {
     "status": "ok",
     "versao": "0.1.0",
     "ambiente": "production",
@@ -197,7 +198,7 @@ STATUS_OUT = {
     "filas": [{"fila": "checkin_queue", "mensagens": 0, "consumidores": 1, "dead_letter": 0}],
     "migracao": "0003",
 }
-CACHE_STATUS = {
+CACHE_STATUS: JsonDict = {
     "status": "ok",
     "hits": 1840,
     "misses": 212,
@@ -211,4 +212,4 @@ CACHE_STATUS = {
     "ttl_segundos": {"frequencia": 43200, "risco-churn": 86400},
     "detalhe": None,
 }
-HEALTH = {"status": "ok"}
+HEALTH: JsonDict = {"status": "ok"}

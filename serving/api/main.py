@@ -1,7 +1,9 @@
-"""The FastAPI application: `gympulse api` serves `create_app()`."""
+"""The FastAPI application: `gympulse api` serves `create_app()` (through
+serving/api/server.py, which also tunes the server process's garbage collector; the app itself
+leaves the interpreter alone)."""
 
-import gc
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -10,6 +12,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from serving.api.deps import KioskKeyCache
 from serving.api.routes import (
     alunos,
     auth,
@@ -49,8 +52,9 @@ async def lifespan(app: FastAPI):
     app.state.engine = engine
     app.state.sessions = async_sessions(engine)
     app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
-    app.state.kiosk_keys = {}
-    app.state.champions = ChampionCache(settings)
+    app.state.kiosk_keys = KioskKeyCache()
+    long_lived_ready: Callable[[], None] | None = app.state.long_lived_ready
+    app.state.champions = ChampionCache(settings, on_loaded=long_lived_ready)
     if settings.warm_champion:
         app.state.champions.warm_in_background()
     # The check-in path talks to PostgreSQL through this small pool, without the ORM.
@@ -65,11 +69,9 @@ async def lifespan(app: FastAPI):
     await app.state.pg.open(wait=False)
     app.state.members = MemberDirectory(app.state.pg, settings.redis_url, app.state.cache.client)
     await app.state.members.start()
-    # Long-lived startup objects leave the collector's view, and young collections run less
-    # often: fewer pauses under load, which is where the p99 of a check-in comes from.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
+    if long_lived_ready is not None:
+        # The startup objects live as long as the app (the server freezes them out of the GC).
+        long_lived_ready()
     publisher = Publisher(
         settings.rabbitmq_url,
         timeout=settings.publish_timeout_seconds,
@@ -89,7 +91,12 @@ async def lifespan(app: FastAPI):
     await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, long_lived_ready: Callable[[], None] | None = None
+) -> FastAPI:
+    """The app. `long_lived_ready` is called once startup is done and after each load of the
+    champion model, when a batch of objects that live as long as the process has been created:
+    the server process uses it to freeze them out of the garbage collector's view."""
     settings = settings or get_settings()
     app = FastAPI(
         title="gympulse API",
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.long_lived_ready = long_lived_ready
     routers = (
         auth,
         alunos,

@@ -6,24 +6,59 @@ from decimal import Decimal
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
+from serving import rules, vocabulary
 from serving.api import examples
+from serving.vocabulary import Role
 
-Role = Literal["admin", "analista", "recepcao"]
+# The limits below are `serving.rules`, shared with the history import and the simulator.
 # PostgreSQL text cannot hold NUL bytes: refuse them here (422), not in the database (500).
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[
-    str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    StringConstraints(
+        pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=rules.NAME_MAX
+    ),
 ]
-Phone = Annotated[str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, max_length=40)]
+Phone = Annotated[
+    str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, max_length=rules.PHONE_MAX)
+]
+# The import's e-mail check (`rules.normalize_email`), shown in OpenAPI as EmailStr was.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(rules.normalize_email),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
+PlanName = Annotated[
+    str,
+    StringConstraints(
+        pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=rules.PLAN_NAME_MAX
+    ),
+]
+PlanPrice = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=rules.PLAN_PRICE_MAX,
+        max_digits=rules.PLAN_PRICE_DIGITS,
+        decimal_places=rules.PLAN_PRICE_PLACES,
+    ),
+]
+PlanMonths = Annotated[int, Field(ge=rules.PLAN_MONTHS_MIN, le=rules.PLAN_MONTHS_MAX)]
+PlanDescription = Annotated[
+    str, StringConstraints(pattern=NO_NUL, max_length=rules.PLAN_DESCRIPTION_MAX)
+]
+BirthDate = Annotated[date, Field(ge=rules.BIRTH_DATE_MIN)]
 Id = Annotated[int, Field(gt=0, le=2**62)]
 # planos.id is a 4-byte integer: a larger id must be a 422, not a database error.
 PlanoRef = Annotated[int, Field(gt=0, le=2**31 - 1)]
@@ -108,11 +143,13 @@ class RefreshRequest(Strict):
 
 class UsuarioCreate(Strict):
     username: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z0-9_.-]{3,80}$")
+        str, StringConstraints(strip_whitespace=True, pattern=rules.USERNAME_PATTERN)
     ]
-    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    password: Annotated[
+        str, StringConstraints(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+    ]
     role: Role
-    email: EmailStr | None = None
+    email: Email | None = None
     nome: Name | None = None
 
     model_config = ConfigDict(
@@ -135,7 +172,7 @@ class UsuarioUpdate(Strict):
     role: Role | None = None
     ativo: bool | None = None
     nome: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
 
     @field_validator("role", "ativo", mode="before")
     @classmethod
@@ -168,12 +205,10 @@ class UsuarioPublic(BaseModel):
 
 
 class PlanoCreate(Strict):
-    nome: Annotated[
-        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
-    ]
-    valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
-    duracao_meses: Annotated[int, Field(ge=1, le=60)]
-    descricao: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)] | None = None
+    nome: PlanName
+    valor_mensal: PlanPrice
+    duracao_meses: PlanMonths
+    descricao: PlanDescription | None = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -191,12 +226,10 @@ class PlanoCreate(Strict):
 
 
 class PlanoUpdate(Strict):
-    nome: Annotated[
-        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
-    ]
-    valor_mensal: Annotated[Decimal, Field(ge=0, le=100_000, max_digits=10, decimal_places=2)]
-    duracao_meses: Annotated[int, Field(ge=1, le=60)]
-    descricao: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)] | None = None
+    nome: PlanName
+    valor_mensal: PlanPrice
+    duracao_meses: PlanMonths
+    descricao: PlanDescription | None = None
     ativo: bool = True
 
     model_config = ConfigDict(
@@ -222,12 +255,17 @@ class PlanoPublic(BaseModel):
 
 class AlunoCreate(Strict):
     nome: Name
-    email: EmailStr
+    email: Email
     plano_id: PlanoRef
     telefone: Phone | None = None
-    data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
+    data_nascimento: BirthDate | None = None
     aluno_ref: (
-        Annotated[str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, max_length=64)]
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=NO_NUL, strip_whitespace=True, max_length=rules.MEMBER_REF_MAX
+            ),
+        ]
         | None
     ) = None
 
@@ -249,10 +287,10 @@ class AlunoCreate(Strict):
 
 class AlunoUpdate(Strict):
     nome: Name
-    email: EmailStr
+    email: Email
     plano_id: PlanoRef
     telefone: Phone | None = None
-    data_nascimento: date | None = Field(default=None, ge=date(1900, 1, 1))
+    data_nascimento: BirthDate | None = None
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [examples.ALUNO_UPDATE]}
@@ -305,7 +343,7 @@ class AlunoDetail(AlunoPublic):
 
 class CheckinIn(Strict):
     aluno_id: Id
-    tipo: Literal["entrada", "saida"] = "entrada"
+    tipo: vocabulary.CheckinType = vocabulary.ENTRY
     checkin_id: uuid.UUID | None = Field(
         default=None,
         description="Chosen by the kiosk and reused on every retry, so a retry is never a "
@@ -422,9 +460,14 @@ class RiscoItem(RiscoChurnOut):
 
 class DispositivoCreate(Strict):
     nome: Annotated[
-        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=120)
+        str,
+        StringConstraints(
+            pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=rules.DEVICE_NAME_MAX
+        ),
     ]
-    local: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=200)] | None = None
+    local: (
+        Annotated[str, StringConstraints(pattern=NO_NUL, max_length=rules.DEVICE_PLACE_MAX)] | None
+    ) = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -618,18 +661,28 @@ class AlunoSinteticoIn(Strict):
     "aluno sintético"). Its history is written before the answer, so its risk can be scored at
     once."""
 
-    plano: Annotated[
-        str, StringConstraints(pattern=NO_NUL, strip_whitespace=True, min_length=1, max_length=80)
-    ] = Field(description="Name of an active plan, e.g. Mensal.")
-    visitas_semana: float = Field(gt=0, le=14, description="Average visits per week.")
-    duracao: float = Field(ge=10, le=300, description="Average visit duration in minutes.")
+    plano: PlanName = Field(description="Name of an active plan, e.g. Mensal.")
+    visitas_semana: float = Field(
+        gt=0, le=rules.STUDENT_VISITS_PER_WEEK_MAX, description="Average visits per week."
+    )
+    duracao: float = Field(
+        ge=rules.STUDENT_MINUTES_MIN,
+        le=rules.STUDENT_MINUTES_MAX,
+        description="Average visit duration in minutes.",
+    )
     # Before dias_desde_ultima: its validator reads it.
-    semanas: int = Field(ge=1, le=156, description="Weeks of history (membership length).")
+    semanas: int = Field(
+        ge=rules.STUDENT_WEEKS_MIN,
+        le=rules.STUDENT_WEEKS_MAX,
+        description="Weeks of history (membership length).",
+    )
     dias_desde_ultima: int = Field(
-        ge=0, le=1092, description="Days since the last visit (gym time); 0 = today."
+        ge=0,
+        le=rules.STUDENT_WEEKS_MAX * 7,  # the validator below narrows it to the history
+        description="Days since the last visit (gym time); 0 = today.",
     )
     nome: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
 
     model_config = ConfigDict(
         extra="forbid",

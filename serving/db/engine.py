@@ -9,8 +9,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.config import get_settings
-
 
 def libpq_url(database_url: str) -> str:
     """SQLAlchemy URL (postgresql+psycopg://) to a plain libpq one, for psycopg directly."""
@@ -18,16 +16,14 @@ def libpq_url(database_url: str) -> str:
 
 
 @lru_cache
-def sync_engine(url: str | None = None) -> Engine:
-    return create_engine(url or get_settings().database_url, pool_pre_ping=True, pool_size=5)
+def sync_engine(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=5)
 
 
-def make_async_engine(url: str | None = None) -> AsyncEngine:
+def make_async_engine(url: str) -> AsyncEngine:
     # A pool big enough for the concurrency it sees: overflow connections are closed on return,
     # and opening one per request costs more than the query.
-    return create_async_engine(
-        url or get_settings().database_url, pool_pre_ping=True, pool_size=20, max_overflow=5
-    )
+    return create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=5)
 
 
 def async_sessions(engine: AsyncEngine) -> async_sessionmaker:
@@ -35,7 +31,7 @@ def async_sessions(engine: AsyncEngine) -> async_sessionmaker:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str) -> Iterator[Session]:
     """A transaction for CLI and worker code: commit on success, roll back on error."""
     factory = sessionmaker(sync_engine(url), expire_on_commit=False)
     with factory() as session, session.begin():

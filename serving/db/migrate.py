@@ -7,22 +7,19 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from serving.config import get_settings
-
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(database_url: str | None = None) -> Config:
+def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    url = database_url or get_settings().database_url
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
-def ensure_database(database_url: str | None = None) -> bool:
+def ensure_database(database_url: str) -> bool:
     """Create the target database when it does not exist yet. Returns True if it was created."""
-    url = make_url(database_url or get_settings().database_url)
+    url = make_url(database_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -47,19 +44,19 @@ def drop_database(database_url: str) -> None:
         admin.dispose()
 
 
-def upgrade(database_url: str | None = None, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     ensure_database(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
-def downgrade(database_url: str | None = None, revision: str = "base") -> None:
+def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def current_revision(database_url: str | None = None) -> str | None:
+def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    engine = create_engine(database_url or get_settings().database_url)
+    engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

@@ -7,7 +7,9 @@ from typing import Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-MESSAGE_VERSION = 1
+from serving.vocabulary import CheckinOrigin, CheckinType
+
+MESSAGE_VERSION: Literal[1] = 1
 
 
 class CheckinEvent(BaseModel):
@@ -15,10 +17,10 @@ class CheckinEvent(BaseModel):
 
     checkin_id: uuid.UUID
     aluno_id: int = Field(gt=0, le=2**62)
-    tipo: Literal["entrada", "saida"]
+    tipo: CheckinType
     ocorrido_em: AwareDatetime
     dispositivo: str | None = Field(default=None, max_length=120)
-    origem: Literal["kiosk", "manual", "lote", "import", "simulador"] = "kiosk"
+    origem: CheckinOrigin = "kiosk"
     aceito_em: datetime | None = None
 
 

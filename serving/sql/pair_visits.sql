@@ -1,6 +1,7 @@
 {#-
   The visit pairing rule, written once. The API renders this file with Jinja and dbt loads it
   as a macro (dbt_project.yml lists this folder under macro-paths), so both count the same visits.
+  The 2 minutes and the 6 hours are macros of pairing.sql (double_tap_window, pairing_reach).
 
   Input: a relation or subquery with checkin_id, aluno_id, tipo ('entrada'|'saida'), ocorrido_em.
   Rule, per member in time order:
@@ -30,7 +31,7 @@ gp_taps as (
     where
         tipo_anterior is null
         or tipo <> tipo_anterior
-        or ocorrido_em - ocorrido_anterior > interval '2 minutes'
+        or ocorrido_em - ocorrido_anterior > {{ double_tap_window() }}
 ),
 
 gp_neighbours as (
@@ -55,14 +56,14 @@ gp_paired as (
         case
             when tipo = 'entrada' then 'visita'
             when tipo_anterior = 'entrada'
-                and ocorrido_em - ocorrido_anterior <= interval '6 hours' then 'saida_pareada'
+                and ocorrido_em - ocorrido_anterior <= {{ pairing_reach() }} then 'saida_pareada'
             else 'saida_sem_entrada'
         end as evento,
         case when tipo = 'entrada' then ocorrido_em end as entrada,
         case
             when tipo = 'entrada'
                 and tipo_seguinte = 'saida'
-                and ocorrido_seguinte - ocorrido_em <= interval '6 hours' then ocorrido_seguinte
+                and ocorrido_seguinte - ocorrido_em <= {{ pairing_reach() }} then ocorrido_seguinte
             when tipo = 'saida' then ocorrido_em
         end as saida
     from gp_neighbours

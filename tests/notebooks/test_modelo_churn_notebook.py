@@ -35,6 +35,8 @@ def warehouse(db, settings, monkeypatch, tmp_path) -> str:
         months=12,
         seed=5,
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         out_dir=tmp_path / "simulacao",
         progress=False,
         log=lambda *_: None,

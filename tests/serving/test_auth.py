@@ -431,3 +431,26 @@ def test_login_ignores_username_case_like_uniqueness_does(client, users):
     response = _login(client, "Analista.TESTE")
     assert response.status_code == 200
     assert response.json()["role"] == "analista"
+
+
+# --- one password rule for the API and the CLI (serving.rules) ------------------------------
+
+
+@pytest.mark.parametrize("extra", [-1, 0])
+def test_password_minimum_is_the_same_for_the_api_and_the_cli(settings, client, headers, extra):
+    from serving import rules
+    from serving.users import UserError, upsert_admin
+
+    password = "p" * (rules.PASSWORD_MIN + extra)
+    api = client.post(
+        "/auth/usuarios",
+        json={"username": "nova.pessoa", "password": password, "role": "analista"},
+        headers=headers["admin"],
+    )
+    if extra < 0:
+        assert api.status_code == 422
+        with pytest.raises(UserError, match=f"at least {rules.PASSWORD_MIN} characters"):
+            upsert_admin("dona.academia", password, database_url=settings.database_url)
+    else:
+        assert api.status_code == 201, api.text
+        assert upsert_admin("dona.academia", password, database_url=settings.database_url) is True

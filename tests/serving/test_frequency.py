@@ -53,6 +53,19 @@ def test_pairing_rule_handles_double_taps_missing_and_orphan_exits(client, heade
     assert body["ultima_visita"].startswith("2026-11-10T22:00")  # 19:00 in São Paulo, in UTC
 
 
+def test_events_before_the_period_pair_as_in_the_whole_history(client, headers, member, db):
+    """The period's first exit is paired as the warehouse pairs it: the entry 6 h before the
+    period is a double tap of the one a minute earlier (dropped), so the exit is an orphan."""
+    _insert(db, member, "entrada", DAY - timedelta(hours=6, minutes=1))
+    _insert(db, member, "entrada", DAY - timedelta(hours=6))
+    _insert(db, member, "saida", DAY)
+
+    body = _frequency(client, headers, member)
+
+    assert body["total_visitas"] == 0
+    assert body["saidas_sem_entrada"] == 1
+
+
 def test_period_and_pagination(client, headers, member, db):
     for day in range(10):
         _insert(db, member, "entrada", DAY + timedelta(days=day, hours=9))

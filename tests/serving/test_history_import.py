@@ -58,6 +58,8 @@ def run(files: dict[str, Path], settings, **only: bool):
         chosen["alunos"],
         chosen["checkins"],
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         progress=False,
     )
 
@@ -155,7 +157,15 @@ def test_files_in_separate_runs_and_a_later_cancellation(db, settings, tmp_path,
 
     # The old system's next export: A1 has cancelled since.
     later = write(tmp_path, "alunos2.csv", ALUNOS.replace("2025-01-10,", "2025-01-10,2025-11-01"))
-    report = import_history(None, later, None, database_url=settings.database_url, progress=False)
+    report = import_history(
+        None,
+        later,
+        None,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
 
     assert (report.alunos.inserted, report.alunos.already_present) == (0, 3)
     assert (report.status_inserted, report.members_updated) == (1, 1)
@@ -210,7 +220,13 @@ def test_rejects_with_file_line_and_reason_while_good_rows_load(db, settings, tm
     )
 
     report = import_history(
-        planos, alunos, checkins, database_url=settings.database_url, progress=False
+        planos,
+        alunos,
+        checkins,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
     )
 
     assert report.rejects == [
@@ -247,20 +263,19 @@ def test_rejects_with_file_line_and_reason_while_good_rows_load(db, settings, tm
     assert count(db, "select count(*) from checkins") == 3
 
 
-def test_naive_timestamps_are_in_the_gym_zone(db, settings, tmp_path, files, monkeypatch):
+def test_naive_timestamps_are_in_the_gym_zone(db, settings, tmp_path, files):
     run(files, settings, planos=True, alunos=True)
-    monkeypatch.setenv("GYM_TIMEZONE", "Asia/Tokyo")
-    from serving.config import get_settings
+    checkins = write(tmp_path, "tokyo.csv", "aluno_ref,entrada,saida\nA1,2025-06-02 07:30:00,\n")
 
-    get_settings.cache_clear()
-    try:
-        checkins = write(
-            tmp_path, "tokyo.csv", "aluno_ref,entrada,saida\nA1,2025-06-02 07:30:00,\n"
-        )
-        import_history(None, None, checkins, database_url=settings.database_url, progress=False)
-    finally:
-        monkeypatch.delenv("GYM_TIMEZONE")
-        get_settings.cache_clear()
+    import_history(
+        None,
+        None,
+        checkins,
+        database_url=settings.database_url,
+        gym_timezone="Asia/Tokyo",
+        progress=False,
+    )
+
     stored = db.execute("select ocorrido_em from checkins").fetchone()[0]
     assert stored == datetime(2025, 6, 1, 22, 30, tzinfo=UTC)
 
@@ -269,22 +284,50 @@ def test_missing_column_refuses_before_anything_loads(db, settings, tmp_path, fi
     alunos = write(tmp_path, "alunos.csv", "aluno_ref,nome,email\nA1,Ana,\n")
     with pytest.raises(HistoryImportError, match=r"alunos\.csv: missing columns telefone, "):
         import_history(
-            files["planos"], alunos, None, database_url=settings.database_url, progress=False
+            files["planos"],
+            alunos,
+            None,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=False,
         )
     assert count(db, "select count(*) from planos") == 0
 
     with pytest.raises(HistoryImportError, match=r"nope\.csv: file not found"):
         import_history(
-            None, tmp_path / "nope.csv", None, database_url=settings.database_url, progress=False
+            None,
+            tmp_path / "nope.csv",
+            None,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=False,
         )
 
     nul = write(tmp_path, "nul.csv", PLANOS + "Zero\x00,1,1\n")
     with pytest.raises(HistoryImportError, match=r"nul\.csv: NUL byte at line 4"):
-        import_history(nul, None, None, database_url=settings.database_url, progress=False)
+        import_history(
+            nul,
+            None,
+            None,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=False,
+        )
 
     checkins = write(tmp_path, "checkins.csv", "aluno_ref;entrada\nA1;2025-06-02 07:30\n")
     with pytest.raises(HistoryImportError, match=r"checkins\.csv: missing column saida "):
-        import_history(None, None, checkins, database_url=settings.database_url, progress=False)
+        import_history(
+            None,
+            None,
+            checkins,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=False,
+        )
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -333,3 +376,192 @@ def test_cli_exit_codes_and_no_traceback(db, settings, tmp_path, files):
     assert refused.returncode == 1
     assert "not UTF-8 (invalid byte at line 4)" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
+
+
+# --- one rule for the API and the import (serving.rules) ------------------------------------
+
+ALUNOS_HEADER = (
+    "aluno_ref,nome,email,telefone,data_nascimento,plano,data_matricula,data_cancelamento\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("valor", "accepted"),
+    [
+        pytest.param("100000.00", True, id="at-the-limit"),
+        pytest.param("100000.01", False, id="over-the-limit"),
+        pytest.param("99999999.99", False, id="fits-the-column-but-not-the-rule"),
+        pytest.param("10.999", False, id="sub-cent"),
+        pytest.param("-0.01", False, id="negative"),
+    ],
+)
+def test_plan_price_rule_is_the_same_for_the_api_and_the_import(
+    client, headers, settings, tmp_path, valor, accepted
+):
+    api = client.post(
+        "/planos",
+        json={"nome": "Pela API", "valor_mensal": valor, "duracao_meses": 1},
+        headers=headers["admin"],
+    )
+    planos = write(
+        tmp_path, "planos.csv", f"nome,valor_mensal,duracao_meses\nImportado,{valor},1\n"
+    )
+    report = import_history(
+        planos,
+        None,
+        None,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
+
+    assert (api.status_code == 201) is accepted, api.text
+    assert (report.planos.inserted == 1) is accepted
+    if not accepted:
+        [reject] = report.rejects
+        assert (reject.file, reject.line) == ("planos.csv", 2)
+        assert reject.reason.endswith(f": '{valor}'") and "valor_mensal" in reject.reason
+    if valor == "100000.01":
+        assert reject.reason == "valor_mensal over the limit of 100,000.00: '100000.01'"
+
+
+@pytest.mark.parametrize("meses", [0, 1, 60, 61])
+def test_plan_duration_rule_is_the_same_for_the_api_and_the_import(
+    client, headers, settings, tmp_path, meses
+):
+    api = client.post(
+        "/planos",
+        json={"nome": "Pela API", "valor_mensal": "10", "duracao_meses": meses},
+        headers=headers["admin"],
+    )
+    planos = write(
+        tmp_path, "planos.csv", f"nome,valor_mensal,duracao_meses\nImportado,10,{meses}\n"
+    )
+    report = import_history(
+        planos,
+        None,
+        None,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
+
+    assert (api.status_code == 201) is (1 <= meses <= 60)
+    assert (report.planos.inserted == 1) is (1 <= meses <= 60)
+
+
+EMAILS = [
+    # (as written, as stored or None when refused)
+    ("ana.souza@example.com", "ana.souza@example.com"),
+    ("Ana.Souza+gym@EXAMPLE.com", "Ana.Souza+gym@example.com"),
+    ("joão@exemplo.com.br", "joão@exemplo.com.br"),
+    ("sem-arroba", None),
+    ("a@b", None),
+    ("a..b@example.com", None),
+    ("ana@localhost", None),
+    ("ana@example.test", None),
+    ("Ana <ana@example.com>", None),
+    ("ana@exa mple.com", None),
+    (".ana@example.com", None),
+    ("a@-example.com", None),
+    ("a" * 64 + "@" + "b" * 250 + ".com", None),
+]
+
+
+def test_an_email_is_accepted_refused_and_stored_alike_by_the_api_and_the_import(
+    client, headers, plan_id, db, settings, tmp_path
+):
+    rows = "".join(
+        f'I{i},Importado {i},"{email}",,,Mensal,2025-01-01,\n'
+        for i, (email, _) in enumerate(EMAILS)
+    )
+    alunos = write(tmp_path, "alunos.csv", ALUNOS_HEADER + rows)
+    report = import_history(
+        None,
+        alunos,
+        None,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
+    refused_by_import = {r.line - 2: r.reason for r in report.rejects}
+    imported = dict(db.execute("select aluno_ref, email from alunos where aluno_ref like 'I%'"))
+    # The same strings through the API next: first free them (e-mails are unique).
+    db.execute("truncate checkins, alunos_status_historico, alunos cascade")
+
+    for i, (email, stored) in enumerate(EMAILS):
+        api = client.post(
+            "/aluno/registro",
+            json={"nome": f"Pela API {i}", "email": email, "plano_id": plan_id},
+            headers=headers["admin"],
+        )
+        if stored is None:
+            assert api.status_code == 422, (email, api.text)
+            assert refused_by_import[i] == f"bad email: '{email}'"
+        else:
+            assert api.status_code == 201, (email, api.text)
+            assert api.json()["email"] == stored
+            assert i not in refused_by_import and imported[f"I{i}"] == stored
+
+
+def test_birth_date_before_1900_is_refused_by_the_api_and_the_import(
+    client, headers, plan_id, settings, tmp_path
+):
+    api = client.post(
+        "/aluno/registro",
+        json={"nome": "Ana", "email": "ana@example.com", "plano_id": plan_id,
+              "data_nascimento": "1899-12-31"},
+        headers=headers["admin"],
+    )  # fmt: skip
+    alunos = write(
+        tmp_path, "alunos.csv", ALUNOS_HEADER + "V1,Velha,,,1899-12-31,Mensal,2025-01-01,\n"
+    )
+    report = import_history(
+        None,
+        alunos,
+        None,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
+
+    assert api.status_code == 422
+    assert report.rejects == [
+        Reject("alunos.csv", 2, "data_nascimento before 1900-01-01: '1899-12-31'")
+    ]
+
+
+def test_member_text_limits_are_the_same_for_the_api_and_the_import(
+    client, headers, plan_id, settings, tmp_path
+):
+    from serving import rules
+
+    cases = {
+        "nome": ("x" * (rules.NAME_MAX + 1), f"nome longer than {rules.NAME_MAX} characters"),
+        "telefone": ("9" * (rules.PHONE_MAX + 1), f"telefone longer than {rules.PHONE_MAX} characters"),
+        "aluno_ref": ("R" * (rules.MEMBER_REF_MAX + 1), f"aluno_ref longer than {rules.MEMBER_REF_MAX} characters"),
+    }  # fmt: skip
+    for field, (value, reason) in cases.items():
+        member = {"aluno_ref": "L1", "nome": "Ana", "telefone": "", field: value}
+        api = client.post(
+            "/aluno/registro",
+            json={**member, "email": "ana@example.com", "plano_id": plan_id},
+            headers=headers["admin"],
+        )
+        row = f"{member['aluno_ref']},{member['nome']},,{member['telefone']},,Mensal,2025-01-01,\n"
+        alunos = write(tmp_path, "alunos.csv", ALUNOS_HEADER + row)
+        report = import_history(
+            None,
+            alunos,
+            None,
+            database_url=settings.database_url,
+            gym_timezone=settings.gym_timezone,
+            redis_url=settings.redis_url,
+            progress=False,
+        )
+        assert api.status_code == 422, field
+        assert report.rejects == [Reject("alunos.csv", 2, reason)], field

@@ -80,15 +80,15 @@ def test_at_risk_list_ranks_active_members_by_latest_score(client, headers, make
     assert [item["aluno_id"] for item in only_high["data"]] == [high]
 
 
-def head_revision() -> str:
+def head_revision(database_url: str) -> str:
     from alembic.script import ScriptDirectory
 
     from serving.db.migrate import alembic_config
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 
-def test_status_reports_every_dependency_and_queue(client, headers, worker):
+def test_status_reports_every_dependency_and_queue(settings, client, headers, worker):
     from tests.support import wait_until
 
     def consumer_seen() -> bool:
@@ -100,7 +100,7 @@ def test_status_reports_every_dependency_and_queue(client, headers, worker):
     body = client.get("/status", headers=headers["analista"]).json()
     assert body["postgres"]["status"] == "ok"
     assert body["redis"]["status"] == "ok"
-    assert body["migracao"] == head_revision()
+    assert body["migracao"] == head_revision(settings.database_url)
     assert {q["fila"] for q in body["filas"]} == {
         "checkin_queue",
         "daily_report_queue",

@@ -147,3 +147,30 @@ def test_update_may_keep_its_own_name(client, headers, plan_id):
 def test_only_admin_updates_plans(client, headers, plan_id):
     response = client.put(f"/planos/{plan_id}", json=ANUAL, headers=headers["recepcao"])
     assert response.status_code == 403
+
+
+def test_the_rules_fit_the_database_columns():
+    """`serving.rules` may be narrower than the database, never wider."""
+    from serving import rules
+    from serving.db.tables import Aluno, Dispositivo, Plano, Usuario
+
+    assert (
+        10 ** (Plano.valor_mensal.type.precision - Plano.valor_mensal.type.scale)
+        > rules.PLAN_PRICE_MAX
+    )
+    assert Plano.valor_mensal.type.scale == rules.PLAN_PRICE_PLACES
+    assert Plano.nome.type.length == rules.PLAN_NAME_MAX
+    assert (rules.PLAN_MONTHS_MIN, rules.PLAN_MONTHS_MAX) == (1, 60)  # ck_planos_duracao
+    assert rules.NAME_MAX == Aluno.nome.type.length == Usuario.nome.type.length
+    assert rules.EMAIL_MAX == Aluno.email.type.length == Usuario.email.type.length
+    assert Aluno.telefone.type.length == rules.PHONE_MAX
+    assert Aluno.aluno_ref.type.length == rules.MEMBER_REF_MAX
+    assert Dispositivo.nome.type.length == rules.DEVICE_NAME_MAX
+    assert Dispositivo.chave_prefixo.type.length >= rules.KIOSK_KEY_PREFIX_LENGTH
+
+
+def test_a_plan_over_the_price_limit_is_422(client, headers):
+    response = client.post(
+        "/planos", json={**ANUAL, "valor_mensal": "100000.01"}, headers=headers["admin"]
+    )
+    assert response.status_code == 422

@@ -165,3 +165,34 @@ def test_route_answers_each_caller_by_its_role(client, headers, ids, method, pat
     else:
         assert response.status_code == 403, response.text
         assert response.json()["detail"] == f"role '{caller}' may not do this"
+
+
+def test_kiosk_keys_from_the_route_and_the_cli_are_issued_alike(settings, client, headers, db):
+    """One issuance (`rules.issue_kiosk_key`): same shape, same stored prefix and hash, and
+    both keys post check-ins."""
+    from serving import rules
+    from serving.users import create_device_key
+
+    created = client.post(
+        "/admin/dispositivos", json={"nome": "catraca-rota"}, headers=headers["admin"]
+    )
+    assert created.status_code == 201, created.text
+    keys = {"catraca-rota": created.json()["api_key"]}
+    keys["catraca-cli"] = create_device_key(
+        "catraca-cli", "Entrada", database_url=settings.database_url
+    )
+
+    member = db.execute(
+        "insert into planos (nome, valor_mensal, duracao_meses) values ('Kiosk', 1, 1) returning id"
+    ).fetchone()[0]
+    aluno = db.execute(
+        "insert into alunos (nome, plano_id) values ('Ana', %s) returning id", (member,)
+    ).fetchone()[0]
+    for name, key in keys.items():
+        prefix, digest = db.execute(
+            "select chave_prefixo, chave_hash from dispositivos where nome = %s", (name,)
+        ).fetchone()
+        assert key.startswith("gpk_") and len(key) == len(keys["catraca-rota"])
+        assert prefix == key[: rules.KIOSK_KEY_PREFIX_LENGTH] and digest == sha256_hex(key)
+        posted = client.post("/aluno/checkin", json={"aluno_id": aluno}, headers={"X-API-Key": key})
+        assert posted.status_code < 300, posted.text

@@ -41,6 +41,21 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path, gym):
     assert (tmp_path / "b" / "checkins.csv").read_bytes() != (gym / "checkins.csv").read_bytes()
 
 
+# The bytes of the seed-11 gym. A refactoring must keep them; a deliberate change of the model
+# or its parameters changes them (update the digests, and docs/simulator.md's numbers).
+GOLDEN = {
+    "planos.csv": "1a7a6b9e8d800b85eeab5785842a1622643fa4a8b6c5729f429c87e06a643893",
+    "alunos.csv": "0e0214c1f57a3cabde5fe4af51fe555690923b640f9abc2c311029cac55e5cb2",
+    "checkins.csv": "5048b297c3893dd72df4050801ae0ccc2d6ce2bb9f6e04112a59c8b652b63b36",
+}
+
+
+def test_a_seed_gives_the_same_bytes_as_before(gym):
+    import hashlib
+
+    assert {n: hashlib.sha256((gym / n).read_bytes()).hexdigest() for n in GOLDEN} == GOLDEN
+
+
 def test_files_are_in_the_import_format(gym):
     assert _read(gym, "planos.csv")[0].keys() == {"nome", "valor_mensal", "duracao_meses"}
     plans = {p["nome"]: p for p in _read(gym, "planos.csv")}
@@ -166,6 +181,8 @@ def test_simulated_gym_loads_through_the_history_import(settings, db, tmp_path):
         tmp_path / "alunos.csv",
         tmp_path / "checkins.csv",
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         progress=False,
     )
     assert report.rejects == []
@@ -210,6 +227,8 @@ def test_replayed_days_go_through_the_api_and_queue(settings, client, worker, tm
         tmp_path / "alunos.csv",
         tmp_path / "checkins.csv",
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
         progress=False,
     )
     result = SimulationResult(tmp_path, summary)
@@ -310,3 +329,36 @@ def test_synthetic_student_missing_field_is_422(client, headers, plan_id):
     response = client.post("/aluno/sintetico", json=body, headers=headers["admin"])
     assert response.status_code == 422
     assert "semanas" in response.text
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        ("Ana.Souza@EXEMPLO.com.br", "Ana.Souza@exemplo.com.br"),
+        ("sem-arroba", None),
+        ("Ana <ana@exemplo.com.br>", None),
+    ],
+)
+def test_synthetic_student_email_follows_the_member_rule(
+    settings, client, headers, plan_id, db, email, stored
+):
+    """The API route and the CLI path (`create_synthetic_student`) refuse and store e-mails as
+    member registration does (`serving.rules.normalize_email`)."""
+    from serving.simulator import StudentError, create_synthetic_student
+
+    api = client.post(
+        "/aluno/sintetico", json={**PROFILE, "email": email}, headers=headers["admin"]
+    )
+    if stored is None:
+        assert api.status_code == 422, api.text
+        with pytest.raises(StudentError, match="email"):
+            create_synthetic_student(
+                StudentProfile(**{**PROFILE, "email": email}),
+                database_url=settings.database_url,
+                gym_timezone=settings.gym_timezone,
+            )
+        assert count(db, "select count(*) from alunos") == 0
+    else:
+        assert api.status_code == 201, api.text
+        got = db.execute("select email from alunos where id = %s", (api.json()["aluno_id"],))
+        assert got.fetchone()[0] == stored

@@ -9,12 +9,15 @@ import subprocess
 import sys
 import uuid
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from sqlalchemy import create_engine
 
 from serving.db.engine import libpq_url
+from serving.reports import generate_daily_report
 from serving.visits import pair_visits_sql
 from serving.warehouse import DBT_PROJECT_DIR
 from serving.warehouse import dbt_env as profile_env
@@ -270,6 +273,31 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
         f"where d.count_visitas <> v.n"
     ).fetchall()
     assert daily == []
+    # the daily report (live, from the app tables) has the mart's totals: one definition
+    report_engine = create_engine(settings.database_url)
+    try:
+        for day in (today - timedelta(days=n) for n in range(12)):
+            mart = db.execute(
+                f"select count_visitas, count_alunos_distintos, duracao_media_minutos, "
+                f"count_visitas_sem_saida, count_saidas_sem_entrada "
+                f"from {SCHEMA}.fct_attendance_daily where data_local = %s",
+                (day,),
+            ).fetchone()
+            totais = generate_daily_report(report_engine, day, tz=TZ)["totais"]
+            report = tuple(
+                totais[name]
+                for name in (
+                    "visitas",
+                    "alunos_presentes",
+                    "duracao_media_minutos",
+                    "visitas_sem_saida",
+                    "saidas_sem_entrada",
+                )
+            )
+            expected = (0, 0, None, 0, 0) if mart is None else mart
+            assert report == tuple(float(v) if isinstance(v, Decimal) else v for v in expected), day
+    finally:
+        report_engine.dispose()
 
     # a visit weeks ago written by a transaction still open during a build (a long import): its
     # gravado_em (the transaction's start) is before that build, yet the build cannot see it;

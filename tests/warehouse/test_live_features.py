@@ -119,6 +119,7 @@ def test_live_view_equals_scoring_row_and_sees_new_members(db, plan_id, dbt_env,
             plano="Mensal", visitas_semana=3, duracao=60, dias_desde_ultima=4, semanas=8
         ),
         database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
         seed=7,
     )
     row = live(db, student.aluno_id)[student.aluno_id]

@@ -56,7 +56,7 @@ checkins as (
     select checkin_id, aluno_id, tipo, ocorrido_em, gravado_em
     from {{ ref('stg_app__checkins') }}
     {% if is_incremental() %}
-    where ocorrido_em >= (select ultimo from restante) - interval '6 hours 2 minutes'
+    where ocorrido_em >= (select ultimo from restante) - {{ pairing_lookback() }}
     {% endif %}
 
 ),

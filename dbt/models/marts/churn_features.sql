@@ -86,11 +86,12 @@ datas_referencia as (
         cast(domingo as date) as data_referencia,
         'treino' as tipo_linha
     from as_of
-    cross join generate_series(
-        (select cast(date_trunc('month', min(data_local)) as date) from visitas),
-        as_of.data_observacao - 1,
-        interval '1 day'
-    ) as domingo
+    cross join
+        generate_series(
+            (select cast(date_trunc('month', min(data_local)) as date) from visitas),
+            as_of.data_observacao - 1,
+            interval '1 day'
+        ) as domingo
     where extract(isodow from domingo) = 7
     {%- if not churn_features_rebuilds_all() %}
         and {{ churn_features_rebuilt('domingo') }}

@@ -49,16 +49,17 @@ eventos as (
         checkins.tipo,
         checkins.ocorrido_em
     from {{ ref('stg_app__alunos') }} as alunos
-    cross join lateral (
-        select
-            coalesce(max(anterior.ocorrido_em), {{ janela_inicio }})
-            - interval '6 hours 2 minutes' as inicio
-        from {{ ref('stg_app__checkins') }} as anterior
-        where
-            anterior.aluno_id = alunos.aluno_id
-            and anterior.tipo = 'entrada'
-            and anterior.ocorrido_em < {{ janela_inicio }}
-    ) as leitura
+    cross join
+        lateral (
+            select
+                coalesce(max(anterior.ocorrido_em), {{ janela_inicio }})
+                - {{ pairing_lookback() }} as inicio
+            from {{ ref('stg_app__checkins') }} as anterior
+            where
+                anterior.aluno_id = alunos.aluno_id
+                and anterior.tipo = 'entrada'
+                and anterior.ocorrido_em < {{ janela_inicio }}
+        ) as leitura
     inner join {{ ref('stg_app__checkins') }} as checkins
         on checkins.aluno_id = alunos.aluno_id
         and checkins.ocorrido_em >= leitura.inicio

@@ -62,7 +62,9 @@ meses as (
         (
             extract(year from age(date_trunc('month', as_of.data_observacao), tamanho.mes_coorte))
             * 12
-            + extract(month from age(date_trunc('month', as_of.data_observacao), tamanho.mes_coorte))
+            + extract(
+                month from age(date_trunc('month', as_of.data_observacao), tamanho.mes_coorte)
+            )
         )::integer
     ) as meses_desde_matricula
 

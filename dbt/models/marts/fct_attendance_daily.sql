@@ -1,4 +1,6 @@
 {#-
+  The day's totals are the macro attendance_totals (serving/sql/attendance_totals.sql), which the
+  daily report (serving/reports.py) renders too.
   Incremental by day (macros/attendance_recompute_from.sql): the days to recompute start at the
   earliest day that int_visits rewrote since this table was last built; the pre-hook deletes
   every day from there on, so a day whose visits all went away does not linger, and the model
@@ -29,15 +31,8 @@ final as (
     select
         data_local,
         cast(extract(isodow from data_local) as integer) as dia_semana,
-        cast(count(*) filter (where evento = 'visita') as integer) as count_visitas,
-        cast(count(distinct aluno_id) filter (where evento = 'visita') as integer)
-            as count_alunos_distintos,
-        cast(round(avg(duracao_minutos) filter (where evento = 'visita'), 1) as numeric(10, 1))
-            as duracao_media_minutos,
-        cast(count(*) filter (where evento = 'visita' and saida is null) as integer)
-            as count_visitas_sem_saida,
-        cast(count(*) filter (where evento = 'saida_sem_entrada') as integer)
-            as count_saidas_sem_entrada,
+        -- the totals the daily report shows too (serving/sql/attendance_totals.sql)
+        {{ attendance_totals() | indent(8) }},
         max(processado_em) as processado_em
     from visitas
     group by data_local

@@ -1,5 +1,5 @@
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, or_, select
@@ -37,8 +37,12 @@ AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
 MAX_PERIOD_DAYS = 366
 # Far enough from date.min/date.max that the period arithmetic cannot overflow.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 1, 1)
-NOT_FOUND = {404: {"model": Message, "description": "Member not found"}}
-BAD_PLAN = {422: {"model": BadInput, "description": "Invalid body, or not an active plan"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "Member not found"}
+}
+BAD_PLAN: dict[int | str, dict[str, Any]] = {
+    422: {"model": BadInput, "description": "Invalid body, or not an active plan"}
+}
 
 
 async def member_or_404(session, aluno_id: int, *, lock: bool = False) -> Aluno:

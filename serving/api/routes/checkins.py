@@ -2,6 +2,7 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/aluno", tags=["checkins"])
 
 # A kiosk that was offline may post late; anything older belongs to the history import.
 MAX_AGE = timedelta(days=30)
-UNAVAILABLE = {
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
         "model": Message,
         "description": "The broker did not confirm in time: retry with the same checkin_id",

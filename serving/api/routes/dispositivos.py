@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from serving.api.deps import AdminDep, SessionDep
 from serving.api.schemas import DispositivoCreate, DispositivoCreated, DispositivoPublic, Message
 from serving.db.tables import Dispositivo
-from serving.security import new_kiosk_key, sha256_hex
+from serving.rules import issue_kiosk_key
 
 router = APIRouter(prefix="/admin/dispositivos", tags=["dispositivos"])
 DispositivoId = Annotated[int, Path(gt=0, le=2**31 - 1)]
@@ -32,14 +32,14 @@ async def create_device(body: DispositivoCreate, session: SessionDep, _: AdminDe
     )
     if taken:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="a device with this name exists")
-    key = new_kiosk_key()
+    issued = issue_kiosk_key()
     device = Dispositivo(
-        nome=body.nome, local=body.local, chave_prefixo=key[:12], chave_hash=sha256_hex(key)
+        nome=body.nome, local=body.local, chave_prefixo=issued.prefix, chave_hash=issued.hash
     )
     session.add(device)
     await session.commit()
     await session.refresh(device)
-    return {**DispositivoPublic.model_validate(device).model_dump(), "api_key": key}
+    return {**DispositivoPublic.model_validate(device).model_dump(), "api_key": issued.key}
 
 
 @router.delete(

@@ -1,7 +1,7 @@
 """Daily attendance reports: request one (a job on `daily_report_queue`), list, read, download."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import func, select
@@ -23,9 +23,11 @@ from serving.vocabulary import DAILY_REPORT
 router = APIRouter(prefix="/relatorios", tags=["relatorios"])
 
 ReportDate = Annotated[date, Path(description="The report's gym-local day, YYYY-MM-DD.")]
-NOT_FOUND = {404: {"model": Message, "description": "No report for that day"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "No report for that day"}
+}
 # The downloads answer CSV or HTML, but their 404 is JSON like every error.
-DOWNLOAD_NOT_FOUND = {
+DOWNLOAD_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "No report for that day",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},

@@ -35,6 +35,7 @@ async def create_synthetic_member(
             profile,
             database_url=settings.database_url,
             registrado_por=who.name,
+            gym_timezone=settings.gym_timezone,
         )
     except EmailTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc

@@ -140,7 +140,8 @@ async def cache_status(cache: CacheDep, settings: SettingsDep, _: ReaderDep) -> 
         )
     by_kind: dict[str, dict[str, int]] = {}
     for raw_field, raw_value in stats.items():
-        outcome, _, kind = raw_field.decode().partition(":")
+        name = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
+        outcome, _colon, kind = name.partition(":")
         by_kind.setdefault(kind, {"hits": 0, "misses": 0})[outcome] = int(raw_value)
     hits = sum(k["hits"] for k in by_kind.values())
     misses = sum(k["misses"] for k in by_kind.values())
