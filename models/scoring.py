@@ -64,6 +64,9 @@ def load_champion(model_name: str) -> Champion:
     return Champion(model_name, str(version.version), model, meta["thresholds"], meta["reasons"])
 
 
+# The tiers a score falls in, highest first; serving stores them (serving.vocabulary.RISK_TIERS
+# spells the same words, and a test holds the two together).
+TIERS = ("alto", "medio", "baixo")
 # Probabilities are stored and shown with this many decimals.
 PRECISION = 6
 
@@ -72,10 +75,9 @@ def risk_tier(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.nda
     """The tier of each (stored, rounded) probability. Thresholds are compared at the same
     precision: a score equal to a threshold (isotonic calibration makes many) is in the higher
     tier, and the stored number always agrees with its tier."""
-    alto, medio = round(thresholds["alto"], PRECISION), round(thresholds["medio"], PRECISION)
-    return np.where(
-        probabilities >= alto, "alto", np.where(probabilities >= medio, "medio", "baixo")
-    )
+    high, medium, low = TIERS
+    alto, medio = round(thresholds[high], PRECISION), round(thresholds[medium], PRECISION)
+    return np.where(probabilities >= alto, high, np.where(probabilities >= medio, medium, low))
 
 
 def predict(champion: Champion, features: pd.DataFrame) -> list[ScoredMember]:

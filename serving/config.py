@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     # A kiosk clock a little ahead is normal; a timestamp further ahead is a broken clock.
     checkin_max_future_seconds: int = 300
     publish_timeout_seconds: float = 2.0
-    bulk_max_events: int = 10_000
     bulk_events_per_message: int = 500
 
     consumer_batch_size: int = 500

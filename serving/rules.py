@@ -66,6 +66,12 @@ def birth_date_problem(value: date) -> str | None:
     return None
 
 
+# --- check-ins -------------------------------------------------------------------------------
+
+# Events in one POST /aluno/checkin/lote (all or nothing): about 1 MB of JSON.
+BULK_MAX_EVENTS: Final = 10_000
+
+
 # --- plans (table planos) ---------------------------------------------------------------------
 
 PLAN_NAME_MAX: Final = 80  # planos.nome varchar(80)

@@ -136,13 +136,35 @@ def _stored(database_url: str, ids: list[str]) -> int:
         return stored or 0
 
 
+SEED = 42
+
+
+def _simulated_members(database_url: str) -> int:
+    with session_scope(database_url) as session:
+        loaded = session.scalar(
+            text("select count(*) from alunos where aluno_ref like :prefix"),
+            {"prefix": f"SIM{SEED}-%"},
+        )
+        return loaded or 0
+
+
 def _simulate(settings: Settings, members: int, url: str) -> None:
     from serving.simulator import simulate_gym
 
+    # A simulated year ends now; a second run would simulate a slightly different year (other
+    # members cancelled, other visits) over the first and replay visits of members the first
+    # one cancelled. The gym a database already holds is kept; today's check-ins are added.
+    loaded = _simulated_members(settings.database_url)
+    if loaded:
+        console.print(
+            f"✔ simulated gym already loaded ({loaded:,} members): kept "
+            "(drop the database to simulate a new one)"
+        )
+        return
     result = simulate_gym(
         members=members,
         months=12,
-        seed=42,
+        seed=SEED,
         replay_days=REPLAY_DAYS,
         database_url=settings.database_url,
         gym_timezone=settings.gym_timezone,

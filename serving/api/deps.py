@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from serving import vocabulary
 from serving.cache import Cache
 from serving.config import Settings
 from serving.members import DatabaseUnavailable, MemberDirectory
@@ -201,13 +202,8 @@ def require(*roles: str, kiosk: bool = False) -> Callable:
     return dependency
 
 
-ADMIN = ("admin",)
-STAFF = ("admin", "analista", "recepcao")
-FRONT_DESK = ("admin", "recepcao")
-READERS = ("admin", "analista")
-
-AdminDep = Annotated[Principal, Depends(require(*ADMIN))]
-StaffDep = Annotated[Principal, Depends(require(*STAFF))]
-FrontDeskDep = Annotated[Principal, Depends(require(*FRONT_DESK))]
-ReaderDep = Annotated[Principal, Depends(require(*READERS))]
-CheckinWriterDep = Annotated[Principal, Depends(require(*FRONT_DESK, kiosk=True))]
+AdminDep = Annotated[Principal, Depends(require(vocabulary.ADMIN))]
+StaffDep = Annotated[Principal, Depends(require(*vocabulary.ROLES))]
+FrontDeskDep = Annotated[Principal, Depends(require(*vocabulary.DESK_ROLES))]
+ReaderDep = Annotated[Principal, Depends(require(*vocabulary.READER_ROLES))]
+CheckinWriterDep = Annotated[Principal, Depends(require(*vocabulary.DESK_ROLES, kiosk=True))]

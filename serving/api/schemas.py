@@ -374,7 +374,7 @@ class CheckinIn(Strict):
 class CheckinAccepted(BaseModel):
     checkin_id: uuid.UUID
     aluno_id: int
-    tipo: Literal["entrada", "saida"]
+    tipo: vocabulary.CheckinType
     ocorrido_em: datetime
     status: Literal["aceito"] = "aceito"
 
@@ -382,7 +382,7 @@ class CheckinAccepted(BaseModel):
 
 
 class CheckinBatchIn(Strict):
-    checkins: list[CheckinIn] = Field(min_length=1, max_length=10_000)
+    checkins: list[CheckinIn] = Field(min_length=1, max_length=rules.BULK_MAX_EVENTS)
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [examples.CHECKIN_BATCH]}
@@ -438,7 +438,7 @@ class Fator(BaseModel):
 class RiscoChurnOut(BaseModel):
     aluno_id: int
     probabilidade: float
-    faixa_risco: Literal["baixo", "medio", "alto"]
+    faixa_risco: vocabulary.RiskTier
     fatores: list[Fator]
     modelo_nome: str
     modelo_versao: str
@@ -526,7 +526,7 @@ class JobPublic(BaseModel):
 
     id: uuid.UUID
     tipo: str
-    estado: Literal["queued", "running", "done", "failed"]
+    estado: vocabulary.JobState
     progresso: float
     mensagem: str | None
     parametros: dict
@@ -621,13 +621,13 @@ class QueueDepth(BaseModel):
 
 
 class ServiceStatus(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: vocabulary.ServiceHealth
     detalhe: str | None = None
     latencia_ms: float | None = None
 
 
 class StatusOut(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: vocabulary.ServiceHealth
     versao: str
     ambiente: str
     postgres: ServiceStatus
@@ -640,7 +640,7 @@ class StatusOut(BaseModel):
 
 
 class CacheStatusOut(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: vocabulary.ServiceHealth
     hits: int
     misses: int
     taxa_acerto: float | None

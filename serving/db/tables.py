@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from serving.vocabulary import QUEUED
+
 
 class Base(DeclarativeBase):
     pass
@@ -167,7 +169,7 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     tipo: Mapped[str] = mapped_column(String(40), nullable=False)
-    estado: Mapped[str] = mapped_column(String(10), nullable=False, server_default="queued")
+    estado: Mapped[str] = mapped_column(String(10), nullable=False, server_default=QUEUED)
     progresso: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
     mensagem: Mapped[str | None] = mapped_column(Text)
     parametros: Mapped[dict[str, Any]] = mapped_column(

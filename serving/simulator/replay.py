@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from serving import rules
 from serving.simulator.generate import ReplayVisit
 from serving.vocabulary import ENTRY, EXIT
 
@@ -34,7 +35,7 @@ def post_batches(
     events: list[dict],
     *,
     api_key: str,
-    chunk: int = 10_000,
+    chunk: int = rules.BULK_MAX_EVENTS,
     attempts: int = 8,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -78,7 +79,7 @@ def replay_through_api(
     log: Callable[[str], None] = print,
     *,
     client=None,
-    chunk: int = 10_000,
+    chunk: int = rules.BULK_MAX_EVENTS,
     wait_seconds: float = 120,
 ) -> None:
     """Post the held-back check-ins as a kiosk through `POST /aluno/checkin/lote`, then wait

@@ -92,6 +92,13 @@ def test_on_demand_and_batch_scores_are_stored_alike(settings, db, make_member):
     assert answer["aluno_id"] == on_demand_member and answer["data_referencia"] == "2026-11-28"
 
 
+def test_the_models_tiers_are_the_platforms():
+    from models.scoring import TIERS
+    from serving.vocabulary import RISK_TIERS
+
+    assert TIERS == RISK_TIERS
+
+
 def test_every_vocabulary_matches_the_database_constraints(db):
     from serving import vocabulary
 

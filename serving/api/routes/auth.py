@@ -25,6 +25,7 @@ from serving.security import (
     sha256_hex,
     verify_password,
 )
+from serving.vocabulary import ADMIN
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -176,7 +177,7 @@ async def update_user(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="user not found")
     changes = body.model_dump(exclude_unset=True)
     if user.id == admin.user_id and (
-        changes.get("ativo") is False or changes.get("role", "admin") != "admin"
+        changes.get("ativo") is False or changes.get("role", ADMIN) != ADMIN
     ):
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="you cannot disable or demote yourself"
