@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import common
 
-TARGETS = {"ratio": 0.6, "e2e_rate": 1500.0, "p99_ms": 100.0}
+TARGETS = {"ratio": 0.75, "e2e_rate": 1500.0, "p99_ms": 100.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -277,63 +277,10 @@ def generate_daily_report(
         if progress is not None:
             progress(fraction, message)
 
-    inicio, fim = day_bounds(dia, tz)
-    params = {
-        "inicio": inicio,
-        "fim": fim,
-        "leitura_inicio": inicio - EDGE,
-        "leitura_fim": fim + EDGE,
-        "tz": str(tz),
-        "dia": dia,
-    }
-    step(0.0, f"lendo as visitas de {dia.isoformat()}")
-    # One snapshot for every query, so the totals and the lists agree.
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            conn.execute(text(CREATE_VISITS_SQL))
-            conn.execute(text(FILL_VISITS_SQL), params)
-            conn.execute(text("analyze rel_visitas"))
-            step(0.3, "visitas pareadas")
-            totals = dict(conn.execute(text(TOTALS_SQL), params).mappings().one())
-            by_hour = [dict(r) for r in conn.execute(text(BY_HOUR_SQL), params).mappings()]
-            by_plan = [dict(r) for r in conn.execute(text(BY_PLAN_SQL), params).mappings()]
-            step(0.5, "totais calculados")
-            present = [dict(r) for r in conn.execute(text(PRESENT_SQL), params).mappings()]
-            step(0.6, f"{len(present)} alunos presentes")
-            high_risk = [dict(r) for r in conn.execute(text(NEW_HIGH_RISK_SQL), params).mappings()]
-            step(0.7, f"{len(high_risk)} alunos passaram a alto risco")
-
-    average = totals["duracao_media_minutos"]
-    resumo = {
-        "data": dia.isoformat(),
-        "fuso_horario": str(tz),
-        "totais": {
-            "eventos_checkin": int(totals["eventos_checkin"]),
-            "visitas": int(totals["visitas"]),
-            "alunos_presentes": int(totals["alunos_presentes"]),
-            "duracao_media_minutos": float(average) if average is not None else None,
-            "visitas_sem_saida": int(totals["visitas_sem_saida"]),
-            "saidas_sem_entrada": int(totals["saidas_sem_entrada"]),
-            "novos_alto_risco": len(high_risk),
-        },
-        "por_hora": [
-            {"hora": int(r["hora"]), "visitas": int(r["visitas"]), "alunos": int(r["alunos"])}
-            for r in by_hour
-        ],
-        "por_plano": [
-            {
-                "plano_id": int(r["plano_id"]),
-                "plano": r["plano"],
-                "visitas": int(r["visitas"]),
-                "alunos": int(r["alunos"]),
-            }
-            for r in by_plan
-        ],
-    }
-    present = [_present_row(r, tz) for r in present]
-    high_risk = [_high_risk_row(r) for r in high_risk]
-
+    day = _read_day(engine, dia, tz, step)
+    resumo = _summary(dia, tz, day)
+    present = [_present_row(r, tz) for r in day["present"]]
+    high_risk = [_high_risk_row(r) for r in day["high_risk"]]
     gerado_em = datetime.now(tz)
     csv_text = render_csv(resumo, present, high_risk)
     html = render_html(resumo, present, high_risk, gerado_em=gerado_em, tz=tz)
@@ -352,6 +299,73 @@ def generate_daily_report(
         )
     step(1.0, f"relatório de {dia.isoformat()} gravado")
     return resumo
+
+
+def _read_day(engine: Engine, dia: date, tz: ZoneInfo, step: Progress) -> dict[str, Any]:
+    """Every query of the report, in one snapshot, so the totals and the lists agree."""
+    inicio, fim = day_bounds(dia, tz)
+    params = {
+        "inicio": inicio,
+        "fim": fim,
+        "leitura_inicio": inicio - EDGE,
+        "leitura_fim": fim + EDGE,
+        "tz": str(tz),
+        "dia": dia,
+    }
+
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+    step(0.0, f"lendo as visitas de {dia.isoformat()}")
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            conn.execute(text(CREATE_VISITS_SQL))
+            conn.execute(text(FILL_VISITS_SQL), params)
+            conn.execute(text("analyze rel_visitas"))
+            step(0.3, "visitas pareadas")
+            day = {
+                "totals": rows(TOTALS_SQL)[0],
+                "by_hour": rows(BY_HOUR_SQL),
+                "by_plan": rows(BY_PLAN_SQL),
+            }
+            step(0.5, "totais calculados")
+            day["present"] = rows(PRESENT_SQL)
+            step(0.6, f"{len(day['present'])} alunos presentes")
+            day["high_risk"] = rows(NEW_HIGH_RISK_SQL)
+            step(0.7, f"{len(day['high_risk'])} alunos passaram a alto risco")
+    return day
+
+
+def _summary(dia: date, tz: ZoneInfo, day: dict[str, Any]) -> dict[str, Any]:
+    totals = day["totals"]
+    average = totals["duracao_media_minutos"]
+    return {
+        "data": dia.isoformat(),
+        "fuso_horario": str(tz),
+        "totais": {
+            "eventos_checkin": int(totals["eventos_checkin"]),
+            "visitas": int(totals["visitas"]),
+            "alunos_presentes": int(totals["alunos_presentes"]),
+            "duracao_media_minutos": float(average) if average is not None else None,
+            "visitas_sem_saida": int(totals["visitas_sem_saida"]),
+            "saidas_sem_entrada": int(totals["saidas_sem_entrada"]),
+            "novos_alto_risco": len(day["high_risk"]),
+        },
+        "por_hora": [
+            {"hora": int(r["hora"]), "visitas": int(r["visitas"]), "alunos": int(r["alunos"])}
+            for r in day["by_hour"]
+        ],
+        "por_plano": [
+            {
+                "plano_id": int(r["plano_id"]),
+                "plano": r["plano"],
+                "visitas": int(r["visitas"]),
+                "alunos": int(r["alunos"]),
+            }
+            for r in day["by_plan"]
+        ],
+    }
 
 
 # --- rows -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ dbt_app = typer.Typer(
 )
 
 
+# Long for its options (typer declares one per flag); the body is short.
 @simulate_app.callback()
 def simulate(
     ctx: typer.Context,
@@ -129,6 +130,7 @@ def simulate_student(
     typer.echo(f"score it: GET /aluno/{aluno_id}/risco-churn")
 
 
+# Long for its options (typer declares one per flag) and its report of the rejects.
 def import_command(
     planos: Annotated[
         Path | None, typer.Option(help="CSV: nome, valor_mensal, duracao_meses")

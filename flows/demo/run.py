@@ -199,8 +199,84 @@ def _describe_warehouse(settings: Settings) -> None:
     )
 
 
+def _front_desk(url: str, headers: dict[str, str], rng: random.Random) -> tuple[list, str]:
+    """Walk-ins registered at the front desk and a kiosk: the active members and its key."""
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
+        member_ids = _seed(admin, WALK_INS, rng)
+        console.print(f"✔ {len(member_ids)} walk-in members registered at the front desk")
+        active = _active_members(admin)
+        kiosk = admin.post(
+            "/admin/dispositivos",
+            json={"nome": f"demo-kiosk-{uuid.uuid4().hex[:6]}", "local": "Entrada"},
+        )
+        return active, kiosk.raise_for_status().json()["api_key"]
+
+
+def _post_as_kiosk(settings: Settings, url: str, key: str, events: list[dict]) -> bool:
+    """Today's check-ins posted one by one as the kiosk (progress bar); True when every one
+    answered 202 is in PostgreSQL within a minute."""
+    accepted = []
+    refused: Counter[str] = Counter()
+    with (
+        httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=10) as kiosk_client,
+        Progress(console=console) as progress,
+    ):
+        task = progress.add_task("posting today's check-ins as the kiosk", total=len(events))
+        for event in events:
+            response = kiosk_client.post("/aluno/checkin", json=event)
+            if response.status_code == 202:
+                accepted.append(event["checkin_id"])
+            else:
+                refused[f"{response.status_code} {response.json().get('detail')}"] += 1
+            progress.advance(task)
+    deadline = time.monotonic() + 60
+    stored = _stored(settings.database_url, accepted)
+    while stored < len(accepted) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stored = _stored(settings.database_url, accepted)
+    console.print(f"✔ {len(accepted)} check-ins accepted (202), {stored} in PostgreSQL")
+    for reason, count in refused.items():
+        console.print(f"  {count} refused: {reason}")
+    if stored != len(accepted):
+        console.print("[red]✘ some accepted check-ins did not land: see var/log/worker.log")
+    return stored == len(accepted)
+
+
+def _show_attendance(url: str, headers: dict[str, str], aluno_id: int) -> None:
+    with httpx.Client(base_url=url, headers=headers) as admin:
+        freq = admin.get(f"/aluno/{aluno_id}/frequencia").raise_for_status().json()
+    console.print(
+        f"  member {aluno_id}: {freq['total_visitas']} visits in 90 days, "
+        f"{freq['frequencia_semanal']}/week, average {freq['duracao_media_minutos']} min"
+    )
+
+
+def _print_running(url: str, login: str, key: str, *, serve: bool, prefect_up: bool) -> None:
+    console.rule("[bold green]running")
+    console.print(f"API            {url}   (docs: {url}/docs)")
+    console.print("Consumers      gympulse worker checkins / jobs (logs: var/log/)")
+    if serve:
+        console.print(f"MLflow UI      http://127.0.0.1:{churn_demo.MLFLOW_PORT}")
+        console.print(
+            f"Prefect UI     http://127.0.0.1:{churn_demo.PREFECT_PORT}"
+            + ("   (nightly and weekly schedules served)" if prefect_up else "")
+        )
+    console.print(f"Admin login    {login}")
+    console.print(f"Kiosk API key  {key}")
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serve: bool) -> int:
-    rng = random.Random(42)
+    rng = random.Random(SEED)
     console.rule("[bold]gympulse demo")
     upgrade(settings.database_url)
     console.print("✔ database migrated")
@@ -208,6 +284,9 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
     upsert_admin(username, password, settings.admin_email, database_url=settings.database_url)
     console.print(
         f"✔ admin '{username}' ready" + (" (password generated below)" if generated else "")
+    )
+    login = username + (
+        f" / {password}" if generated else " (password from GYMPULSE_ADMIN_PASSWORD)"
     )
 
     url = f"http://127.0.0.1:{port}"
@@ -224,48 +303,11 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
         token = httpx.post(f"{url}/auth/token", data={"username": username, "password": password})
         token.raise_for_status()
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
-            member_ids = _seed(admin, WALK_INS, rng)
-            console.print(f"✔ {len(member_ids)} walk-in members registered at the front desk")
-            active = _active_members(admin)
-            kiosk = admin.post(
-                "/admin/dispositivos",
-                json={"nome": f"demo-kiosk-{uuid.uuid4().hex[:6]}", "local": "Entrada"},
-            )
-            key = kiosk.raise_for_status().json()["api_key"]
+        active, key = _front_desk(url, headers, rng)
         events = _todays_visits(active, checkins, rng)
-        accepted = []
-        refused: Counter[str] = Counter()
-        with (
-            httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=10) as kiosk_client,
-            Progress(console=console) as progress,
-        ):
-            task = progress.add_task("posting today's check-ins as the kiosk", total=len(events))
-            for event in events:
-                response = kiosk_client.post("/aluno/checkin", json=event)
-                if response.status_code == 202:
-                    accepted.append(event["checkin_id"])
-                else:
-                    refused[f"{response.status_code} {response.json().get('detail')}"] += 1
-                progress.advance(task)
-        deadline = time.monotonic() + 60
-        while (stored := _stored(settings.database_url, accepted)) < len(
-            accepted
-        ) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        console.print(f"✔ {len(accepted)} check-ins accepted (202), {stored} in PostgreSQL")
-        for reason, count in refused.items():
-            console.print(f"  {count} refused: {reason}")
-        if stored != len(accepted):
-            console.print("[red]✘ some accepted check-ins did not land: see var/log/worker.log")
+        if not _post_as_kiosk(settings, url, key, events):
             return 1
-        with httpx.Client(base_url=url, headers=headers) as admin:
-            shown = events[0]["aluno_id"]
-            freq = admin.get(f"/aluno/{shown}/frequencia").raise_for_status().json()
-        console.print(
-            f"  member {shown}: {freq['total_visitas']} visits in 90 days, "
-            f"{freq['frequencia_semanal']}/week, average {freq['duracao_media_minutos']} min"
-        )
+        _show_attendance(url, headers, events[0]["aluno_id"])
         prefect_up = serve and churn_demo.wait_for_prefect(console)
         # The pipeline's first step is the dbt build (models, unit and data tests).
         if not churn_demo.run_pipeline(console):
@@ -275,30 +317,10 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
         with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
             churn_demo.show_on_demand_score(admin, console)
             churn_demo.request_report(admin, console)
-        console.rule("[bold green]running")
-        console.print(f"API            {url}   (docs: {url}/docs)")
-        console.print("Consumers      gympulse worker checkins / jobs (logs: var/log/)")
+        _print_running(url, login, key, serve=serve, prefect_up=prefect_up)
         if serve:
-            console.print(f"MLflow UI      http://127.0.0.1:{churn_demo.MLFLOW_PORT}")
-            console.print(
-                f"Prefect UI     http://127.0.0.1:{churn_demo.PREFECT_PORT}"
-                + ("   (nightly and weekly schedules served)" if prefect_up else "")
-            )
-        console.print(
-            f"Admin login    {username}"
-            + (f" / {password}" if generated else " (password from GYMPULSE_ADMIN_PASSWORD)")
-        )
-        console.print(f"Kiosk API key  {key}")
-        if not serve:
-            return 0
-        console.print("Press Ctrl-C to stop.")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            console.print("Press Ctrl-C to stop.")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
