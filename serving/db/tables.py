@@ -211,9 +211,8 @@ class PrevisaoChurn(Base):
     __table_args__ = (
         CheckConstraint("probabilidade between 0 and 1", name="ck_previsoes_probabilidade"),
         CheckConstraint("faixa_risco in ('baixo', 'medio', 'alto')", name="ck_previsoes_faixa"),
-        Index("ix_previsoes_aluno_calculado", "aluno_id", "calculado_em"),
+        Index("ix_previsoes_aluno_referencia", "aluno_id", "data_referencia"),
         Index("ix_previsoes_referencia", "data_referencia"),
-        Index("ix_previsoes_aluno_vigente", "aluno_id", "data_referencia", "calculado_em", "id"),
     )
 
 

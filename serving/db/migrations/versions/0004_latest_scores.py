@@ -9,7 +9,7 @@ report, the scores export, the dashboard) selects from `previsoes_vigentes(date)
 `previsoes_churn_atuais` instead of writing its own DISTINCT ON. Latest means: the newest as-of
 date on or before the given day, then the newest computation of that date — so a backtest
 scored today for a past date never hides today's score. The function is a single SQL SELECT, so
-PostgreSQL inlines it and a filter on `aluno_id` reaches the index.
+PostgreSQL inlines it and a filter on `aluno_id` reaches the (aluno_id, data_referencia) index.
 """
 
 from collections.abc import Sequence
@@ -37,10 +37,11 @@ select * from previsoes_vigentes('infinity'::date)
 
 
 def upgrade() -> None:
+    # Replaces the (aluno_id, calculado_em) index, which only the readers' old ordering used:
+    # one index per member still, so a batch's COPY maintains no more than before.
+    op.drop_index("ix_previsoes_aluno_calculado", table_name="previsoes_churn")
     op.create_index(
-        "ix_previsoes_aluno_vigente",
-        "previsoes_churn",
-        ["aluno_id", "data_referencia", "calculado_em", "id"],
+        "ix_previsoes_aluno_referencia", "previsoes_churn", ["aluno_id", "data_referencia"]
     )
     op.execute(LATEST_AS_OF)
     op.execute(LATEST_VIEW)
@@ -49,4 +50,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("drop view previsoes_churn_atuais")
     op.execute("drop function previsoes_vigentes(date)")
-    op.drop_index("ix_previsoes_aluno_vigente", table_name="previsoes_churn")
+    op.drop_index("ix_previsoes_aluno_referencia", table_name="previsoes_churn")
+    op.create_index(
+        "ix_previsoes_aluno_calculado", "previsoes_churn", ["aluno_id", "calculado_em"]
+    )
