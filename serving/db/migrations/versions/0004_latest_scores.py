@@ -51,6 +51,4 @@ def downgrade() -> None:
     op.execute("drop view previsoes_churn_atuais")
     op.execute("drop function previsoes_vigentes(date)")
     op.drop_index("ix_previsoes_aluno_referencia", table_name="previsoes_churn")
-    op.create_index(
-        "ix_previsoes_aluno_calculado", "previsoes_churn", ["aluno_id", "calculado_em"]
-    )
+    op.create_index("ix_previsoes_aluno_calculado", "previsoes_churn", ["aluno_id", "calculado_em"])
