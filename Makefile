@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install services migrate demo test lint format test-fast bench bench-warehouse clean
+.PHONY: help install services browser migrate demo test lint format test-fast bench bench-warehouse clean
 
 help:
 	@echo "make demo   - the main job: install, migrate, seed, ingest through API + queue, serve"
@@ -55,10 +55,17 @@ format: install
 COV_FLOOR ?= 73
 COV_ARGS := --cov --cov-report=term-missing:skip-covered --cov-fail-under=$(COV_FLOOR)
 
-test: install services lint
+# The browser tests (tests/e2e) drive Debian's chromium through Playwright: the apt package is
+# the only download, never `playwright install`.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+test: install services browser lint
 	@$(VENV)/bin/pytest $(COV_ARGS) $(PYTEST_ARGS)
 
-test-fast: install services
+test-fast: install services browser
 	@$(VENV)/bin/pytest -m "not chaos and not fuzz" $(PYTEST_ARGS)
 
 bench: install services

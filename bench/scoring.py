@@ -147,6 +147,7 @@ def main() -> int:
             model_name=MODEL,
             as_of=as_of,
             cache_ttl=settings.churn_cache_seconds,
+            time_zone=settings.gym_timezone,
             progress=lambda _f, message, marks=marks: marks.append((message, time.perf_counter())),
         )
         ended = time.perf_counter()

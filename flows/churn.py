@@ -96,6 +96,7 @@ def score(as_of: date, job_id: str | None) -> dict[str, Any]:
         as_of=as_of,
         cache_ttl=settings.churn_cache_seconds,
         risk_list_size=settings.risk_list_size,
+        time_zone=settings.gym_timezone,
         job_id=uuid.UUID(job_id) if job_id else None,
         progress=job_progress(job_id, 0.0, 1.0),
     )
@@ -115,6 +116,7 @@ def daily_report(dia: date, job_id: str | None) -> dict[str, Any]:
         res.engine,
         dia,
         tz=res.settings.tz,
+        warehouse_schema=res.settings.dbt_schema,
         job_id=uuid.UUID(job_id) if job_id else None,
         progress=job_progress(job_id, 0.0, 1.0),
     )

@@ -32,6 +32,7 @@ def score_and_store(
     model_name: str,
     as_of: date,
     cache_ttl: int,
+    time_zone: str,
     risk_list_size: int = 500,
     job_id: uuid.UUID | None = None,
     progress: Progress | None = None,
@@ -46,7 +47,13 @@ def score_and_store(
     )
     report(0.6, "appending to previsoes_churn and refreshing Redis")
     saved = save_batch(
-        engine, cache, batch, cache_ttl=cache_ttl, risk_list_size=risk_list_size, job_id=job_id
+        engine,
+        cache,
+        batch,
+        cache_ttl=cache_ttl,
+        risk_list_size=risk_list_size,
+        time_zone=time_zone,
+        job_id=job_id,
     )
     report(1.0, f"{len(batch.members):,} members scored and stored")
     return ScoringSummary(

@@ -1,12 +1,17 @@
 """Reason codes a retention agent can act on, in Portuguese.
 
-For each factor, how far the member sits on the risky side of members who did NOT cancel
-(their distribution in the training set, kept with the model), weighted by how much the model
-relies on the factor (the factor's features shuffled together on the held-out set). The three strongest factors
-where the member is worse than most staying members become the reasons. It is vectorised, so
-explaining 100,000 scores costs about as much as writing them.
+Each factor is judged on a value of the member's own (`factor_values`): windows count only the
+days he was a member, and a value that cannot be measured (no completed visit, too little
+history) is no reason at all. For each factor, how far the member sits on the risky side of
+members who did NOT cancel (their distribution in the training set, kept with the model),
+weighted by how much the model relies on the factor (the factor's features shuffled together on
+the held-out set). The three strongest factors where the member is worse than most staying
+members become the reasons. A member the caller must explain (the "alto" tier) for whom no
+factor passes gets the one he is furthest out on among those whose sentence is true of him.
+It is vectorised, so explaining 100,000 scores costs about as much as writing them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +24,13 @@ GRID = np.linspace(0, 1, 101)
 # A factor is a reason only when the member is worse than this share of members who stayed.
 MIN_SIGNAL = 0.75
 TOP_REASONS = 3
+# The windows of the feature macro (dbt/macros/churn_feature_rows.sql): the last 4 weeks, the
+# 8 weeks before them, and the 8 weeks of the regularity count.
+RECENT_DAYS = 28
+EARLIER_DAYS = 56
+REGULARITY_WEEKS = 8
+# A rate over fewer days than this says more about the calendar than about the member.
+MIN_HISTORY_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -49,115 +61,238 @@ FACTORS = (
     Factor("treinos_curtos", "duracao_media_minutos", "lower", ("duracao_media_minutos",)),
 )
 
+Rule = Callable[[pd.Series], pd.Series]
 
 # Beyond being unusual, a reason must be worth a call: a 4 % dip or 3 days away is not.
-ACTIONABLE = {
-    "queda_visitas": lambda f: f["razao_tendencia"] <= 0.8,
-    "inatividade": lambda f: f["dias_desde_ultima_visita"] >= 7,
-    "baixa_frequencia": lambda f: f["visitas_semana"] < 2,
-    "fim_contrato": lambda f: f["dias_para_fim_contrato"] <= 30,
-    "pouco_tempo_de_casa": lambda f: f["dias_de_casa"] <= 120,
-    "irregularidade": lambda f: f["regularidade_8_semanas"] <= 0.5,
-    "treinos_curtos": lambda f: f["duracao_media_minutos"] < 40,
+# Each rule reads the factor's value (`factor_values`).
+ACTIONABLE: dict[str, Rule] = {
+    "queda_visitas": lambda ratio: ratio <= 0.8,
+    "inatividade": lambda days: days >= 7,
+    "baixa_frequencia": lambda weekly: weekly < 2,
+    "fim_contrato": lambda days: days <= 30,
+    "pouco_tempo_de_casa": lambda days: days <= 120,
+    "irregularidade": lambda share: share <= 0.5,
+    "treinos_curtos": lambda minutes: minutes < 40,
 }
+
+# When the factor's sentence is true of the member, whatever the thresholds: the fallback for a
+# high-risk member may only say these. Sentences comparing him with members who stay need him
+# on the risky side of the typical (median) staying member.
+TRUE_OF: dict[str, Callable[[pd.Series, float], pd.Series]] = {
+    "queda_visitas": lambda ratio, _typical: ratio <= 0.99,  # fell, by at least 1 %
+    "inatividade": lambda days, _typical: days >= 2,  # not "joined today, never came"
+    "baixa_frequencia": lambda weekly, typical: weekly < typical,
+    "fim_contrato": lambda days, _typical: days >= 1,
+    # the sentence says "the first months"
+    "pouco_tempo_de_casa": lambda days, _typical: ACTIONABLE["pouco_tempo_de_casa"](days),
+    "irregularidade": lambda share, _typical: share < 1,
+    "treinos_curtos": lambda minutes, typical: minutes < typical,
+}
+
+
+def _days_in_window(dias_de_casa, window_start: int, window_days: int):
+    """Days of a window (starting `window_start` days back, `window_days` long) the member was a
+    member of; his joining day counts (its visits are in the windows). Scalars or arrays."""
+    return np.clip(np.asarray(dias_de_casa) + 1 - window_start, 0, window_days)
+
+
+def _regularity_weeks(dias_de_casa):
+    """Weeks of the regularity window he was a member in (a started week counts)."""
+    return np.minimum(np.floor(np.asarray(dias_de_casa) / 7) + 1, REGULARITY_WEEKS)
+
+
+def factor_values(features: pd.DataFrame) -> pd.DataFrame:
+    """Each factor's value, as the reasons judge it (one column per factor code).
+
+    Visits per week and their trend are rates over the days he was a member in each window;
+    below `MIN_HISTORY_DAYS` of membership in a window they are not measured (NaN), so a member
+    who joined last week is neither "low frequency" nor "irregular" for weeks before he joined.
+    The mean duration of a member with no completed visit (a visit in progress, missed exits)
+    stays unknown instead of the model's 0."""
+    filled = fill_missing(features)
+    tenure = filled["dias_de_casa"].to_numpy(float)
+    recent_days = _days_in_window(tenure, 0, RECENT_DAYS)
+    earlier_days = _days_in_window(tenure, RECENT_DAYS, EARLIER_DAYS)
+    recent = filled["visitas_4_semanas"].to_numpy(float)
+    earlier = filled["visitas_8_semanas_anteriores"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weekly_now = recent / (recent_days / 7)
+        weekly_before = earlier / (earlier_days / 7)
+        trend = np.where(
+            (earlier_days >= MIN_HISTORY_DAYS) & (earlier > 0), weekly_now / weekly_before, np.nan
+        )
+        weeks_with_visit = filled["regularidade_8_semanas"].to_numpy(float) * REGULARITY_WEEKS
+        regularity = np.minimum(weeks_with_visit / _regularity_weeks(tenure), 1.0)
+    duration = pd.to_numeric(features["duracao_media_minutos"], errors="coerce")
+    return pd.DataFrame(
+        {
+            "queda_visitas": trend.round(3),
+            "inatividade": filled["dias_desde_ultima_visita"].to_numpy(float),
+            "baixa_frequencia": np.where(
+                recent_days >= MIN_HISTORY_DAYS, weekly_now.round(2), np.nan
+            ),
+            "fim_contrato": filled["dias_para_fim_contrato"].to_numpy(float),
+            "pouco_tempo_de_casa": tenure,
+            "irregularidade": np.where(
+                recent_days >= MIN_HISTORY_DAYS, regularity.round(3), np.nan
+            ),
+            "treinos_curtos": duration.to_numpy(float),
+        },
+        index=features.index,
+    )
 
 
 def reason_reference(train: pd.DataFrame, factor_weights: dict[str, float]) -> dict[str, Any]:
     """What is stored with the model: quantiles of staying members and each factor's weight
-    (how much the model relies on the factor: `training.factor_importance`)."""
-    stayed = fill_missing(train[train[LABEL] == 0])
+    (how much the model relies on the factor: `training.factor_importance`). Staying members
+    whose value is not measured are left out of that factor's quantiles."""
+    stayed = factor_values(train[train[LABEL] == 0])
     weights = {f.code: max(0.0, float(factor_weights.get(f.code, 0.0))) for f in FACTORS}
     if sum(weights.values()) <= 0:
         weights = dict.fromkeys(weights, 1.0)
+    known = {f.code: stayed[f.code].dropna().to_numpy(float) for f in FACTORS}
     return {
         "quantis": {
-            f.code: np.quantile(stayed[f.feature], GRID).round(4).tolist() for f in FACTORS
+            code: np.quantile(values, GRID).round(4).tolist() if len(values) else []
+            for code, values in known.items()
         },
-        "medianas": {f.code: float(np.median(stayed[f.feature])) for f in FACTORS},
+        "medianas": {
+            code: float(np.median(values)) if len(values) else None
+            for code, values in known.items()
+        },
         "pesos": weights,
     }
 
 
 def _signal(values: np.ndarray, quantiles: list[float], riskier_when: str) -> np.ndarray:
-    """Share of staying members the member is worse than (0..1)."""
+    """Share of staying members the member is worse than (0..1); 0 where the value is unknown
+    or no staying member had one."""
     grid = np.asarray(quantiles)
+    if len(grid) == 0:
+        return np.zeros(len(values))
     if riskier_when == "higher":
-        return np.searchsorted(grid, values, side="left") / len(grid)
-    return 1 - np.searchsorted(grid, values, side="right") / len(grid)
+        share = np.searchsorted(grid, values, side="left") / len(grid)
+    else:
+        share = 1 - np.searchsorted(grid, values, side="right") / len(grid)
+    return np.where(np.isnan(values), 0.0, share)
 
 
 def _number(value: float, decimals: int = 1) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
+def _whole(value: float) -> str:
+    """An integer in Brazilian format: 1.234."""
+    return f"{round(value):,}".replace(",", ".")
+
+
+def _days(days: int) -> str:
+    return "1 dia" if days == 1 else f"{_whole(days)} dias"
+
+
 def describe(code: str, row: dict[str, float], typical: float) -> str:
+    """The sentence for one factor. `row` holds the member's features and his factor values
+    (`factor_values`, under the factor codes); `typical` is the staying members' median."""
+    tenure = row["dias_de_casa"]
     if code == "queda_visitas":
-        before = row["visitas_8_semanas_anteriores"] / 8
-        now = row["visitas_4_semanas"] / 4
-        drop = 1 - now / before if before > 0 else 0.0
-        if before > 0:
-            return f"visitas caíram {drop:.0%} nas últimas 4 semanas"
-        return "visitas abaixo do ritmo de antes nas últimas 4 semanas"
+        return f"visitas caíram {1 - row[code]:.0%} nas últimas 4 semanas"
     if code == "inatividade":
-        days = int(row["dias_desde_ultima_visita"])
-        if days > row["dias_de_casa"]:
+        days = int(row[code])
+        if days > tenure:
             return "nenhuma visita desde a matrícula"
-        return f"sem visitas há {days} dias" if days != 1 else "sem visitas há 1 dia"
+        return f"sem visitas há {_days(days)}"
     if code == "baixa_frequencia":
-        return (
-            f"{_number(row['visitas_semana'])} visitas por semana no último mês "
-            f"(quem fica faz {_number(typical)})"
+        since = (
+            "no último mês"
+            if _days_in_window(tenure, 0, RECENT_DAYS) == RECENT_DAYS
+            else ("desde a matrícula")
         )
+        return f"{_number(row[code])} visitas por semana {since} (quem fica faz {_number(typical)})"
     if code == "fim_contrato":
-        days = int(row["dias_para_fim_contrato"])
-        return f"contrato vence em {days} dias" if days != 1 else "contrato vence amanhã"
+        days = int(row[code])
+        return f"contrato vence em {_days(days)}" if days != 1 else "contrato vence amanhã"
     if code == "pouco_tempo_de_casa":
-        return (
-            f"matriculado há {int(row['dias_de_casa'])} dias "
-            "(os primeiros meses concentram os cancelamentos)"
-        )
+        days = int(row[code])
+        since = "matriculado hoje" if days == 0 else f"matriculado há {_days(days)}"
+        return f"{since} (os primeiros meses concentram os cancelamentos)"
     if code == "irregularidade":
-        weeks = round(row["regularidade_8_semanas"] * 8)
-        return f"treinou em {weeks} das últimas 8 semanas"
+        trained = round(row["regularidade_8_semanas"] * REGULARITY_WEEKS)
+        weeks = int(_regularity_weeks(tenure))
+        if weeks == REGULARITY_WEEKS:
+            return f"treinou em {trained} das últimas {weeks} semanas"
+        return f"treinou em {trained} das {weeks} semanas desde a matrícula"
     if code == "treinos_curtos":
         return (
-            f"treinos curtos: {round(row['duracao_media_minutos'])} min em média "
+            f"treinos curtos: {round(row[code])} min em média "
             f"(quem fica treina {round(typical)} min)"
         )
     raise ValueError(f"unknown factor {code}")
 
 
-def explain(features: pd.DataFrame, reference: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    """Up to three reasons per row, strongest first: [{"fator", "descricao", "valor"}]."""
+def _furthest_out(signals: np.ndarray, weights: np.ndarray, truthful: np.ndarray) -> np.ndarray:
+    """Per row, the factor with a true sentence the member is furthest out on (ties: the one the
+    model relies on more), or -1 when no sentence is true of him. Signals move in steps of 1 %,
+    so the weight term below that step only breaks ties."""
+    tie_break = 1e-3 * weights / max(float(weights.max()), 1e-12)
+    key = np.where(truthful, signals + tie_break, -np.inf)
+    return np.where(truthful.any(axis=1), key.argmax(axis=1), -1)
+
+
+def explain(
+    features: pd.DataFrame,
+    reference: dict[str, Any],
+    must_explain: np.ndarray | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Up to three reasons per row, strongest first: [{"fator", "descricao", "valor"}].
+
+    Rows where `must_explain` is true (the "alto" tier) get at least one reason when any
+    factor's sentence is true of them (the contract end always is)."""
     filled = fill_missing(features)
+    values = factor_values(features)
     codes = [f.code for f in FACTORS]
+    judged = values[codes].to_numpy(float)
     signals = np.column_stack(
         [
-            _signal(filled[f.feature].to_numpy(float), reference["quantis"][f.code], f.riskier_when)
-            for f in FACTORS
+            _signal(judged[:, j], reference["quantis"][f.code], f.riskier_when)
+            for j, f in enumerate(FACTORS)
         ]
     )
     weights = np.array([reference["pesos"][c] for c in codes])
-    actionable = np.column_stack([ACTIONABLE[c](filled).to_numpy(bool) for c in codes])
-    strength = np.where((signals >= MIN_SIGNAL) & actionable, signals * weights, 0.0)
+    typical = {
+        c: np.nan if reference["medianas"][c] is None else reference["medianas"][c] for c in codes
+    }
+    truthful = np.column_stack([TRUE_OF[c](values[c], typical[c]).to_numpy(bool) for c in codes])
+    actionable = np.column_stack([ACTIONABLE[c](values[c]).to_numpy(bool) for c in codes])
+    passes = (signals >= MIN_SIGNAL) & actionable & truthful
+    strength = np.where(passes, signals * weights, 0.0)
     order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
+    unexplained = strength.max(axis=1, initial=0.0) <= 0
+    if must_explain is not None:
+        fallback = np.where(
+            np.asarray(must_explain, bool) & unexplained,
+            _furthest_out(signals, weights, truthful),
+            -1,
+        )
+    else:
+        fallback = np.full(len(filled), -1)
     columns = {c: filled[c].to_numpy() for c in filled.columns if c != "plano"}
+    columns.update({c: values[c].to_numpy() for c in codes})
     explained = []
     for i in range(len(filled)):
+        chosen = [j for j in order[i] if strength[i, j] > 0] or (
+            [fallback[i]] if fallback[i] >= 0 else []
+        )
         reasons = []
-        row = None
-        for j in order[i]:
-            if strength[i, j] <= 0:
-                break
-            if row is None:  # most members have no reason: build their row only when needed
-                row = {c: float(values[i]) for c, values in columns.items()}
-            code = codes[j]
-            reasons.append(
-                {
-                    "fator": code,
-                    "descricao": describe(code, row, reference["medianas"][code]),
-                    "valor": round(float(row[FACTORS[j].feature]), 3),
-                }
-            )
+        if chosen:  # most members have no reason: build their row only when needed
+            row = {c: float(column[i]) for c, column in columns.items()}
+            for j in chosen:
+                code = codes[j]
+                reasons.append(
+                    {
+                        "fator": code,
+                        "descricao": describe(code, row, typical[code]),
+                        "valor": round(row[code], 3),
+                    }
+                )
         explained.append(reasons)
     return explained

@@ -83,7 +83,7 @@ def risk_tier(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.nda
 def predict(champion: Champion, features: pd.DataFrame) -> list[ScoredMember]:
     probabilities = np.round(champion.model.predict_proba(features[FEATURES])[:, 1], PRECISION)
     tiers = risk_tier(probabilities, champion.thresholds)
-    reasons = explain(features, champion.reasons)
+    reasons = explain(features, champion.reasons, must_explain=tiers == TIERS[0])
     return [
         ScoredMember(int(aluno_id), float(p), str(tier), factors)
         for aluno_id, p, tier, factors in zip(

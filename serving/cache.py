@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 PREFIX = "gp:"
 STATS_KEY = PREFIX + "stats"
+# Set while a batch of scores is being written: Redis takes the batch before PostgreSQL commits
+# it, so an answer read from PostgreSQL meanwhile may miss a score the cache already announces.
+SCORES_WRITING_KEY = PREFIX + "scores:gravando"
 # After a failure, skip Redis for this long instead of paying a timeout on every request.
 CIRCUIT_OPEN_SECONDS = 5.0
 
@@ -49,6 +52,21 @@ def _invalidate(pipe, aluno_id: int) -> None:
     pipe.delete(*member_keys(aluno_id))
     pipe.incr(version_key(aluno_id))
     pipe.expire(version_key(aluno_id), VERSION_TTL_SECONDS)
+
+
+# KEYS: the hash, the member's version. ARGV: field, value, ttl, version ttl, the version read
+# before computing the value ('' for none). The version is bumped and the hash emptied whether or
+# not the value is kept, so nothing read before the new fact was written can be cached after it.
+_REPLACE_SCRIPT = """
+local seen = redis.call('GET', KEYS[2]) or ''
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+if seen == ARGV[5] then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+"""
 
 
 def dumps(value: Any) -> bytes:
@@ -101,6 +119,17 @@ class Cache:
             self._trip(exc)
             return None
 
+    async def scores_being_written(self) -> bool:
+        """Read after `member_version` and before PostgreSQL: when True, do not cache what
+        PostgreSQL answers about scores (it may predate the batch Redis already holds)."""
+        if not self._available():
+            return True
+        try:
+            return bool(await self._client.exists(SCORES_WRITING_KEY))
+        except redis.RedisError as exc:
+            self._trip(exc)
+            return True
+
     async def set_field(
         self, key: str, field: str, value: Any, ttl: int, *, aluno_id: int, seen: bytes | None
     ) -> None:
@@ -118,6 +147,28 @@ class Cache:
                 await pipe.execute()
         except redis.WatchError:
             return
+        except redis.RedisError as exc:
+            self._trip(exc)
+
+    async def replace_hash(
+        self, key: str, field: str, value: Any, ttl: int, *, aluno_id: int, seen: bytes | None
+    ) -> None:
+        """After a new fact about the member was written (a score made on demand): the hash
+        holds only this answer, or nothing when the member changed since `seen`."""
+        if not self._available():
+            return
+        try:
+            await self._client.eval(
+                _REPLACE_SCRIPT,
+                2,
+                key,
+                version_key(aluno_id),
+                field,
+                dumps(value),
+                ttl,
+                VERSION_TTL_SECONDS,
+                seen or b"",
+            )
         except redis.RedisError as exc:
             self._trip(exc)
 

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     dbt_schema: str = Field(default="analytics", alias="DBT_SCHEMA")
     api_url: str = "http://127.0.0.1:8000"
 
+    # The dashboard reads PostgreSQL as a read-only role (migration 0005), never as the owner.
+    dashboard_database_url: str = "postgresql+psycopg://gympulse_dashboard@127.0.0.1:5432/gympulse"
+    dashboard_port: int = 8501
+    # How long a shared dashboard query (same answer for every user) is reused.
+    dashboard_cache_seconds: int = 60
+    # Scores older than this are flagged as stale on every page that shows them.
+    dashboard_stale_scores_hours: int = 30
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     access_token_minutes: int = 15
     refresh_token_days: int = 7

@@ -1,12 +1,17 @@
 """The daily attendance report of one gym-local day, from the application tables.
 
-`generate_daily_report(engine, dia, tz=...)` reads `checkins`, `alunos`, `planos` and
-`previsoes_churn` (not the dbt warehouse, so a report asked for today is current), pairs the
-day's check-ins into visits with the shared rule in `sql/pair_visits.sql` (the same visits as
-`GET /aluno/{id}/frequencia` and the warehouse count), and stores one row per day in
-`relatorios_diarios` (generating a day again replaces its row): `resumo` (JSON), `csv` and
-`html`. It returns the `resumo`. The totals of visits are defined once, for this report and the
-warehouse's `fct_attendance_daily`, in `sql/attendance_totals.sql`.
+`generate_daily_report(engine, dia, tz=..., warehouse_schema=...)` reads the day from
+`checkins`, `alunos`, `planos` and `previsoes_churn` (not the dbt warehouse, so a report asked
+for today is current), pairs the day's check-ins into visits with the shared rule in
+`sql/pair_visits.sql` (the same visits as `GET /aluno/{id}/frequencia` and the warehouse count),
+and stores one row per day in `relatorios_diarios` (generating a day again replaces its row):
+`resumo` (JSON), `csv` and `html`. It returns the `resumo`. The totals of visits are defined
+once, for this report and the warehouse's `fct_attendance_daily`, in `sql/attendance_totals.sql`.
+The month's member movement (members at the start, joins, cancellations, the IHRSA churn rate
+and the 12-month retention) is read from the warehouse mart `mart_member_movement_monthly`, the
+one definition the dashboard reads too; the HTML says so when the warehouse was not built yet.
+
+Synthetic students (aluno_ref `SINT-…`, made to try the model) are in no table or count.
 
 What counts for the day `dia` (gym time zone `tz`, from 00:00 to 24:00 local):
 - a visit counts on the day, and in the hour, its entry happened; its exit may be after
@@ -51,8 +56,11 @@ Free text (names, references, plans, factors) that starts with `=`, `+`, `-`, `@
 carriage return is prefixed with `'`, so a spreadsheet shows it as text instead of running it
 as a formula.
 
-HTML: a self-contained page (inline CSS, inline SVG chart of visits by hour, no JavaScript, no
-external assets); every value from the database is escaped (Jinja autoescape).
+HTML: a self-contained page (inline CSS, an inline SVG chart of visits by hour and HTML bars of
+visits by plan, no JavaScript, no external assets); every value from the database is escaped
+(Jinja autoescape). A report of today says the day is in progress and up to what time it has
+data; the members-present list is folded (`<details>`); the risk tiers are explained with the
+probabilities of the day's scores in each tier (the thresholds belong to the model).
 """
 
 import csv
@@ -71,6 +79,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine, text
 
 from serving.visits import EDGE, pair_visits_sql, render_macro
+from serving.vocabulary import RISK_TIERS
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 CSV_COLUMNS = (
@@ -103,12 +112,36 @@ TOTALS = (
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+MONTHS = (
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+)
+TIER_LABELS = {"alto": "alto", "medio": "médio", "baixo": "baixo"}
+# IHRSA (One Million Strong): 33.6 cancellations per 1,000 members a month; 67 % of members
+# keep their membership 12 months.
+BENCHMARK_MONTHLY_CHURN = 0.034
+BENCHMARK_RETENTION_12M = 0.67
+
 Progress = Callable[[float, str], None]
 
-DAY_EVENTS = """(
+# Synthetic students (serving/simulator/student.py) try the model; they are not the gym's
+# members. `aluno_sintetico` (migration 0006) is the rule, for dbt and the dashboard too.
+GYM_MEMBER = "aluno_id not in (select id from alunos where aluno_sintetico(aluno_ref))"
+
+DAY_EVENTS = f"""(
     select checkin_id, aluno_id, tipo, ocorrido_em
     from checkins
-    where ocorrido_em >= :leitura_inicio and ocorrido_em < :leitura_fim
+    where ocorrido_em >= :leitura_inicio and ocorrido_em < :leitura_fim and {GYM_MEMBER}
 ) as eventos_do_dia"""
 
 # The day's visits (and orphan exits), paired once and kept for the transaction.
@@ -135,8 +168,10 @@ where coalesce(entrada, saida) >= :inicio and coalesce(entrada, saida) < :fim
 # sql/attendance_totals.sql), over the day's visits read live; eventos_checkin is the report's own.
 TOTALS_SQL = f"""
 select
-    (select count(*) from checkins where ocorrido_em >= :inicio and ocorrido_em < :fim)
-        as eventos_checkin,
+    (
+        select count(*) from checkins
+        where ocorrido_em >= :inicio and ocorrido_em < :fim and {GYM_MEMBER}
+    ) as eventos_checkin,
     totais.count_visitas as visitas,
     totais.count_alunos_distintos as alunos_presentes,
     totais.duracao_media_minutos,
@@ -213,11 +248,11 @@ order by lower(a.nome), v.aluno_id
 
 # Latest score as of the day per member; for those `alto`, the latest score as of an earlier day.
 # By as-of date, not by when it was computed: a backtest's report for a past day is right too.
-NEW_HIGH_RISK_SQL = """
+NEW_HIGH_RISK_SQL = f"""
 with do_dia as (
     select aluno_id, probabilidade, faixa_risco, modelo_nome, modelo_versao, fatores
     from previsoes_vigentes(:dia)
-    where data_referencia = :dia
+    where data_referencia = :dia and {GYM_MEMBER}
 )
 select
     d.aluno_id,
@@ -241,6 +276,40 @@ left join lateral (
 where d.faixa_risco = 'alto' and (anterior.faixa_risco is null or anterior.faixa_risco <> 'alto')
 order by d.probabilidade desc, d.aluno_id
 """
+
+# The tiers of the day's latest batch as its scores show them: the thresholds live with the
+# model in MLflow, so the report states the probabilities it actually put in each tier.
+TIER_RANGES_SQL = f"""
+select
+    modelo_nome,
+    modelo_versao,
+    faixa_risco,
+    count(*) as alunos,
+    min(probabilidade) as minima,
+    max(probabilidade) as maxima
+from previsoes_vigentes(:dia)
+where
+    {GYM_MEMBER}
+    and data_referencia = (select max(data_referencia) from previsoes_churn
+                           where data_referencia <= :dia)
+group by modelo_nome, modelo_versao, faixa_risco
+order by modelo_nome, modelo_versao
+"""
+
+# The report's month and the month before, as the warehouse mart counts them.
+MOVEMENT_COLUMNS = (
+    "mes",
+    "data_fim_medicao",
+    "is_mes_completo",
+    "ativos_inicio",
+    "matriculas",
+    "reativacoes",
+    "cancelamentos",
+    "ativos_fim",
+    "taxa_churn_mensal",
+    "retencao_12m",
+)
+MOVEMENT_MART = "mart_member_movement_monthly"
 
 UPSERT_SQL = """
 insert into relatorios_diarios (data, gerado_em, job_id, resumo, csv, html)
@@ -267,23 +336,35 @@ def generate_daily_report(
     dia: date,
     *,
     tz: ZoneInfo,
+    warehouse_schema: str,
     job_id: uuid.UUID | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """Compute the report of the gym-local day `dia`, store it in `relatorios_diarios`
-    (replacing that day's previous report) and return its `resumo`."""
+    (replacing that day's previous report) and return its `resumo`. The month's movement KPIs
+    come from the dbt mart in `warehouse_schema`."""
 
     def step(fraction: float, message: str) -> None:
         if progress is not None:
             progress(fraction, message)
 
-    day = _read_day(engine, dia, tz, step)
+    lido_em = datetime.now(tz)
+    day = _read_day(engine, dia, tz, warehouse_schema, step)
     resumo = _summary(dia, tz, day)
     present = [_present_row(r, tz) for r in day["present"]]
     high_risk = [_high_risk_row(r) for r in day["high_risk"]]
     gerado_em = datetime.now(tz)
     csv_text = render_csv(resumo, present, high_risk)
-    html = render_html(resumo, present, high_risk, gerado_em=gerado_em, tz=tz)
+    html = render_html(
+        resumo,
+        present,
+        high_risk,
+        gerado_em=gerado_em,
+        tz=tz,
+        dados_ate=lido_em if dia == lido_em.date() else None,
+        movimento=day["movement"],
+        faixas=day["tiers"],
+    )
     step(0.85, "CSV e HTML gerados")
     with engine.begin() as conn:
         conn.execute(
@@ -301,7 +382,9 @@ def generate_daily_report(
     return resumo
 
 
-def _read_day(engine: Engine, dia: date, tz: ZoneInfo, step: Progress) -> dict[str, Any]:
+def _read_day(
+    engine: Engine, dia: date, tz: ZoneInfo, warehouse_schema: str, step: Progress
+) -> dict[str, Any]:
     """Every query of the report, in one snapshot, so the totals and the lists agree."""
     inicio, fim = day_bounds(dia, tz)
     params = {
@@ -324,7 +407,7 @@ def _read_day(engine: Engine, dia: date, tz: ZoneInfo, step: Progress) -> dict[s
             conn.execute(text(FILL_VISITS_SQL), params)
             conn.execute(text("analyze rel_visitas"))
             step(0.3, "visitas pareadas")
-            day = {
+            day: dict[str, Any] = {
                 "totals": rows(TOTALS_SQL)[0],
                 "by_hour": rows(BY_HOUR_SQL),
                 "by_plan": rows(BY_PLAN_SQL),
@@ -334,7 +417,23 @@ def _read_day(engine: Engine, dia: date, tz: ZoneInfo, step: Progress) -> dict[s
             step(0.6, f"{len(day['present'])} alunos presentes")
             day["high_risk"] = rows(NEW_HIGH_RISK_SQL)
             step(0.7, f"{len(day['high_risk'])} alunos passaram a alto risco")
+            day["tiers"] = rows(TIER_RANGES_SQL)
+            day["movement"] = _movement(conn, warehouse_schema, dia)
+            step(0.8, "movimento do mês lido do warehouse")
     return day
+
+
+def _movement(conn: Any, schema: str, dia: date) -> list[dict[str, Any]] | None:
+    """The mart's rows of the report's month and the month before (newest first), or None when
+    the warehouse was never built in `schema`."""
+    relation = f"{schema}.{MOVEMENT_MART}"
+    if conn.execute(text("select to_regclass(:relation)"), {"relation": relation}).scalar() is None:
+        return None
+    sql = (
+        f"select {', '.join(MOVEMENT_COLUMNS)} from {relation} "
+        "where mes <= :mes order by mes desc limit 2"
+    )
+    return [dict(r) for r in conn.execute(text(sql), {"mes": dia.replace(day=1)}).mappings()]
 
 
 def _summary(dia: date, tz: ZoneInfo, day: dict[str, Any]) -> dict[str, Any]:
@@ -523,6 +622,11 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else _number(value * 100, 1) + "%"
 
 
+def _count(value: int, singular: str, plural: str) -> str:
+    """A count with its noun: 1 aluno, 1.234 alunos."""
+    return f"{_number(value)} {singular if value == 1 else plural}"
+
+
 def _clock(value: datetime | None, dia: date | None = None) -> str:
     """Local time of day; with the date when it is not the report's day (exit after midnight)."""
     if value is None:
@@ -543,6 +647,7 @@ def _environment() -> Environment:
     )
     env.filters["numero"] = _number
     env.filters["percentual"] = _percent
+    env.filters["contagem"] = _count
     env.filters["hora"] = _clock
     return env
 
@@ -582,6 +687,60 @@ def hourly_chart(por_hora: list[dict]) -> dict:
     }
 
 
+def plan_bars(por_plano: list[dict]) -> list[dict]:
+    """Each plan's visits as a share of the busiest plan's (the bar widths, in %)."""
+    peak = max((row["visitas"] for row in por_plano), default=0)
+    return [
+        {**row, "largura": round(100 * row["visitas"] / peak, 1) if peak else 0.0}
+        for row in por_plano
+    ]
+
+
+def tier_legend(faixas: list[dict]) -> list[dict]:
+    """One entry per model version of the day's batch: its tiers, highest first, with the
+    range of probabilities it put in each."""
+    versions: dict[tuple[str, str], dict[str, dict]] = {}
+    for row in faixas:
+        versions.setdefault((row["modelo_nome"], row["modelo_versao"]), {})[row["faixa_risco"]] = {
+            "faixa": TIER_LABELS[row["faixa_risco"]],
+            "alunos": int(row["alunos"]),
+            "minima": float(row["minima"]),
+            "maxima": float(row["maxima"]),
+        }
+    return [
+        {
+            "modelo_nome": name,
+            "modelo_versao": version,
+            "faixas": [tiers[tier] for tier in RISK_TIERS if tier in tiers],
+        }
+        for (name, version), tiers in versions.items()
+    ]
+
+
+def _month(value: date) -> str:
+    return f"{MONTHS[value.month - 1]}/{value.year}"
+
+
+def movement_rows(movimento: list[dict] | None) -> list[dict] | None:
+    """The mart's rows as the template shows them: month name, to what day, numbers."""
+    if movimento is None:
+        return None
+    return [
+        {
+            **row,
+            "mes_nome": _month(row["mes"]),
+            "ate": None if row["is_mes_completo"] else row["data_fim_medicao"].strftime("%d/%m"),
+            "taxa_churn_mensal": _ratio(row["taxa_churn_mensal"]),
+            "retencao_12m": _ratio(row["retencao_12m"]),
+        }
+        for row in movimento
+    ]
+
+
+def _ratio(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
 def render_html(
     resumo: dict,
     present: list[dict],
@@ -589,7 +748,12 @@ def render_html(
     *,
     gerado_em: datetime,
     tz: ZoneInfo,
+    dados_ate: datetime | None,
+    movimento: list[dict] | None,
+    faixas: list[dict],
 ) -> str:
+    """The page. `dados_ate`: the day is in progress, with data up to then; `movimento`: the
+    warehouse's month rows (None: not built); `faixas`: the day's batch per model and tier."""
     dia = date.fromisoformat(resumo["data"])
     return (
         _environment()
@@ -603,7 +767,15 @@ def render_html(
             por_hora=resumo["por_hora"],
             por_plano=resumo["por_plano"],
             grafico=hourly_chart(resumo["por_hora"]),
+            barras_plano=plan_bars(resumo["por_plano"]),
             presentes=present,
             alto_risco=high_risk,
+            dados_ate=dados_ate.astimezone(tz).strftime("%H:%M") if dados_ate else None,
+            mes_relatorio=_month(dia),
+            mes_relatorio_inicio=dia.replace(day=1),
+            movimento=movement_rows(movimento),
+            referencia_churn=BENCHMARK_MONTHLY_CHURN,
+            referencia_retencao=BENCHMARK_RETENTION_12M,
+            legendas_risco=tier_legend(faixas),
         )
     )

@@ -151,3 +151,6 @@ STUDENT_MINUTES_MIN: Final = 10.0
 STUDENT_MINUTES_MAX: Final = 300.0
 STUDENT_WEEKS_MIN: Final = 1
 STUDENT_WEEKS_MAX: Final = 156  # three years of history
+# How a synthetic student's aluno_ref starts: every list, KPI and report leaves them out. The
+# database spells the same rule as `aluno_sintetico(aluno_ref)` (migration 0006); a test compares.
+SYNTHETIC_REF_PREFIX: Final = "SINT-"

@@ -8,6 +8,9 @@ dropped, so no stale risk outlives a rescoring.
 
 Read: a member's current score is a row of the view `previsoes_churn_atuais`, and the scores in
 force on a past day come from `previsoes_vigentes(day)` (both defined once, in migration 0004).
+The at-risk list — the API's `GET /alunos/risco`, the Redis list, the export, the dashboard — is
+`alunos_em_risco(fuso, ate)` (migration 0006); `at_risk_query` and `at_risk_item` are its one
+reader and its one JSON form, so the cached list and the API's cannot drift apart.
 
 A score is anything with the four fields of `Score` (the ML library's scored members are), so
 serving needs nothing of the library to store them."""
@@ -16,7 +19,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,6 +32,7 @@ import sqlalchemy as sa
 
 from serving.cache import (
     PREFIX,
+    SCORES_WRITING_KEY,
     VERSION_TTL_SECONDS,
     churn_key,
     invalidate_members_sync,
@@ -42,6 +46,8 @@ RISK_LIST_KEY = PREFIX + "risco:lista"
 KPI_KEY = PREFIX + "kpis:churn"
 LATEST_FIELD = "latest"  # the field GET /aluno/{id}/risco-churn reads
 _CHUNK = 2_000
+# A writer that died mid-batch stops holding back the cache after this long.
+WRITING_TTL_SECONDS = 600
 
 
 # What every reader selects from: each member's score in force now (migration 0004).
@@ -60,6 +66,29 @@ current_scores = sa.table(
             "calculado_em",
         )
     ),
+)
+# A member's scores, every one kept (the risk history); newest first is the current score first.
+score_history = sa.table(
+    "previsoes_churn",
+    *(sa.column(name) for name in ("id", *current_scores.c.keys())),
+)
+HISTORY_ORDER = (
+    score_history.c.data_referencia.desc(),
+    score_history.c.calculado_em.desc(),
+    score_history.c.id.desc(),
+)
+# The columns of `alunos_em_risco` (migration 0006) beyond the score's.
+AT_RISK_MEMBER_COLUMNS = (
+    "nome",
+    "plano_id",
+    "plano",
+    "data_matricula",
+    "fim_contrato",
+    "dias_desde_ultima_visita",
+    "visitas_4_semanas",
+    "visitas_8_semanas_anteriores",
+    "tendencia_visitas",
+    "sintetico",
 )
 Progress = Callable[[float, str], None]
 
@@ -135,6 +164,74 @@ def store_scores(
     return scored_at
 
 
+def json_instant(at: datetime) -> str:
+    """pydantic's JSON form of an aware datetime: ISO 8601, "Z" for UTC."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AtRiskFilter:
+    """Which at-risk rows a reader wants; synthetic members are left out unless asked for."""
+
+    faixa: str | None = None
+    plano_id: int | None = None
+    incluir_sinteticos: bool = False
+
+    def apply(self, query: sa.Select, rows: sa.TableValuedAlias) -> sa.Select:
+        if not self.incluir_sinteticos:
+            query = query.where(sa.not_(rows.c.sintetico))
+        if self.faixa is not None:
+            query = query.where(rows.c.faixa_risco == self.faixa)
+        if self.plano_id is not None:
+            query = query.where(rows.c.plano_id == self.plano_id)
+        return query
+
+
+def _at_risk_rows(time_zone: str) -> sa.TableValuedAlias:
+    return sa.func.alunos_em_risco(time_zone).table_valued(
+        *current_scores.c.keys(), *AT_RISK_MEMBER_COLUMNS, name="em_risco"
+    )
+
+
+def at_risk_query(time_zone: str, wanted: AtRiskFilter = AtRiskFilter()) -> sa.Select:
+    """The ranked at-risk list, with `total` (the count of rows the filter matches) on every
+    row. Add the limit and offset: the attendance columns are read for those rows only."""
+    rows = _at_risk_rows(time_zone)
+    query = wanted.apply(sa.select(rows, sa.func.count().over().label("total")), rows)
+    return query.order_by(rows.c.probabilidade.desc(), rows.c.aluno_id)
+
+
+def at_risk_count(time_zone: str, wanted: AtRiskFilter = AtRiskFilter()) -> sa.Select:
+    """The count alone, for a page past the last one (which carries no `total`)."""
+    rows = _at_risk_rows(time_zone)
+    return wanted.apply(sa.select(sa.func.count()).select_from(rows), rows)
+
+
+def at_risk_item(row: sa.Row[Any]) -> dict[str, Any]:
+    """A row of `at_risk_query` as JSON, as `GET /alunos/risco` answers each item."""
+    item = {
+        name: getattr(row, name) for name in (*current_scores.c.keys(), *AT_RISK_MEMBER_COLUMNS)
+    }
+    for name in ("data_referencia", "data_matricula", "fim_contrato"):
+        item[name] = item[name].isoformat()
+    item["calculado_em"] = json_instant(item["calculado_em"])
+    return item
+
+
+def read_at_risk(engine: sa.Engine, time_zone: str, limit: int) -> list[dict[str, Any]]:
+    """The API's first `limit` rows, unfiltered (what the Redis list holds)."""
+    with engine.connect() as conn:
+        return [at_risk_item(row) for row in conn.execute(at_risk_query(time_zone).limit(limit))]
+
+
+def synthetic_members(engine: sa.Engine, time_zone: str) -> set[int]:
+    """Active synthetic members, as `alunos_em_risco` flags them: left out of the KPIs."""
+    rows = _at_risk_rows(time_zone)
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(rows.c.aluno_id).where(rows.c.sintetico)).all()
+        return {int(row.aluno_id) for row in found}
+
+
 class RiskBodies:
     """What `GET /aluno/{id}/risco-churn` answers for a score of this batch, as JSON. Built by
     hand for speed (100,000 per batch), in the API's field order and formats; a test compares
@@ -145,8 +242,7 @@ class RiskBodies:
             "modelo_nome": model_name,
             "modelo_versao": version,
             "data_referencia": as_of.isoformat(),
-            # pydantic's JSON form of an aware datetime: ISO 8601, "Z" for UTC.
-            "calculado_em": at.isoformat().replace("+00:00", "Z"),
+            "calculado_em": json_instant(at),
         }
 
     def __call__(self, s: Score) -> dict[str, Any]:
@@ -160,12 +256,14 @@ class RiskBodies:
 
 
 # Per member: version bumped (refuses a concurrent read's older answer, see cache.set_field),
-# then the answer written with its TTL. KEYS: churn hash, version key, per member.
+# then the hash replaced by the new answer with its TTL — a new score makes everything else
+# cached there (the risk history's pages) stale. KEYS: churn hash, version key, per member.
 _WRITE_SCRIPT = """
 local ttl, version_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 1, #KEYS, 2 do
     redis.call('INCR', KEYS[i + 1])
     redis.call('EXPIRE', KEYS[i + 1], version_ttl)
+    redis.call('DEL', KEYS[i])
     redis.call('HSET', KEYS[i], 'latest', ARGV[2 + (i + 1) / 2])
     redis.call('EXPIRE', KEYS[i], ttl)
 end
@@ -199,16 +297,14 @@ def refresh_cache(
     client: redis.Redis,
     scores: Sequence[Score],
     *,
-    names: Callable[[list[int]], dict[int, str]],
     as_of: date,
     model_name: str,
     version: str,
     scored_at: datetime,
     ttl: int,
-    list_size: int,
-) -> dict[str, Any]:
-    """Write the batch to Redis; returns the KPI summary. Raises redis errors to the caller.
-    `names` looks up the names of the members on the at-risk list."""
+) -> None:
+    """Write each member's risk of the batch to Redis and drop the members it no longer scores.
+    Raises redis errors to the caller."""
     scored = {s.aluno_id for s in scores}
     stale = set()
     for key in client.scan_iter(match=churn_key("*"), count=10_000):
@@ -224,44 +320,85 @@ def refresh_cache(
         write(
             keys=keys, args=[ttl, VERSION_TTL_SECONDS, *(orjson.dumps(body_of(s)) for s in chunk)]
         )
-    ranked = sorted(scores, key=lambda s: (-s.probabilidade, s.aluno_id))[:list_size]
-    named = names([s.aluno_id for s in ranked])
-    at_risk = [body_of(s) | {"nome": named.get(s.aluno_id, "")} for s in ranked]
-    summary = kpi_summary(scores, as_of=as_of, model_name=model_name, version=version, at=scored_at)
+    log.info("cache refreshed: %d members, %d stale dropped", len(scores), len(stale))
+
+
+def publish_risk_list(
+    client: redis.Redis, at_risk: list[dict[str, Any]], kpis: dict[str, Any], *, ttl: int
+) -> None:
+    """The at-risk list and the KPI summary, together. Raises redis errors to the caller."""
     with client.pipeline(transaction=True) as pipe:
         pipe.set(RISK_LIST_KEY, orjson.dumps(at_risk), ex=ttl)
-        pipe.set(KPI_KEY, orjson.dumps(summary), ex=ttl)
+        pipe.set(KPI_KEY, orjson.dumps(kpis), ex=ttl)
         pipe.execute()
-    log.info("cache refreshed: %d members, %d stale dropped", len(scores), len(stale))
-    return summary
 
 
-def member_names(engine: sa.Engine, ids: list[int]) -> dict[int, str]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("select id, nome from alunos where id = any(:ids)"), {"ids": ids}
-        )
-        return {int(row.id): str(row.nome) for row in rows}
-
-
-def _refresh_or_warn(engine, cache, batch: ScoreBatch, scored_at, ttl, list_size):
+def _refresh_or_warn(cache: redis.Redis, batch: ScoreBatch, scored_at: datetime, ttl: int) -> bool:
     try:
-        kpis = refresh_cache(
+        refresh_cache(
             cache,
             batch.members,
-            names=lambda ids: member_names(engine, ids),
             as_of=batch.as_of,
             model_name=batch.model_name,
             version=batch.model_version,
             scored_at=scored_at,
             ttl=ttl,
-            list_size=list_size,
         )
     except redis.RedisError as exc:
         # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
         log.warning("scores stored but Redis was not refreshed: %s", exc)
-        return None, False
-    return kpis, True
+        return False
+    return True
+
+
+def _publish_or_warn(
+    engine: sa.Engine,
+    cache: redis.Redis,
+    batch: ScoreBatch,
+    *,
+    scored_at: datetime,
+    ttl: int,
+    list_size: int,
+    time_zone: str,
+) -> dict[str, Any] | None:
+    """Read once the batch is committed: the list is the API's first rows, from PostgreSQL."""
+    synthetic = synthetic_members(engine, time_zone)
+    kpis = kpi_summary(
+        [s for s in batch.members if s.aluno_id not in synthetic],
+        as_of=batch.as_of,
+        model_name=batch.model_name,
+        version=batch.model_version,
+        at=scored_at,
+    )
+    try:
+        publish_risk_list(cache, read_at_risk(engine, time_zone, list_size), kpis, ttl=ttl)
+    except redis.RedisError as exc:
+        log.warning("scores stored but the at-risk list was not refreshed: %s", exc)
+        return None
+    return kpis
+
+
+_DONE_WRITING_SCRIPT = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+"""
+
+
+@contextlib.contextmanager
+def _writing_scores(cache: redis.Redis | None) -> Iterator[None]:
+    """SCORES_WRITING_KEY held from before the cache takes the batch until PostgreSQL has it (a
+    count, so overlapping batches each hold it)."""
+    if cache is None:
+        yield
+        return
+    with contextlib.suppress(redis.RedisError), cache.pipeline(transaction=True) as pipe:
+        pipe.incr(SCORES_WRITING_KEY)
+        pipe.expire(SCORES_WRITING_KEY, WRITING_TTL_SECONDS)
+        pipe.execute()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            cache.eval(_DONE_WRITING_SCRIPT, 1, SCORES_WRITING_KEY)
 
 
 def save_batch(
@@ -271,19 +408,21 @@ def save_batch(
     *,
     cache_ttl: int,
     risk_list_size: int,
+    time_zone: str,
     job_id: uuid.UUID | None = None,
 ) -> SavedBatch:
     """Append a scored batch to the history and refresh the cache with it. PostgreSQL and Redis
     take the batch at the same time (each server works while Python feeds the other); if
     PostgreSQL fails, the batch's cache entries are dropped again, so the cache never holds a
-    score the history does not."""
+    score the history does not. The at-risk list and the KPIs follow the commit."""
     scored_at = datetime.now(UTC)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-cache") as pool:
+    with (
+        _writing_scores(cache),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-cache") as pool,
+    ):
         refreshing = None
         if cache is not None:
-            refreshing = pool.submit(
-                _refresh_or_warn, engine, cache, batch, scored_at, cache_ttl, risk_list_size
-            )
+            refreshing = pool.submit(_refresh_or_warn, cache, batch, scored_at, cache_ttl)
         try:
             store_scores(
                 engine,
@@ -295,11 +434,23 @@ def save_batch(
                 scored_at=scored_at,
             )
         except Exception:
-            if cache is not None and refreshing is not None and refreshing.result()[1]:
+            if cache is not None and refreshing is not None and refreshing.result():
                 with contextlib.suppress(redis.RedisError):
                     invalidate_members_sync(cache, {s.aluno_id for s in batch.members})
             raise
-        kpis, refreshed = refreshing.result() if refreshing is not None else (None, False)
+        refreshed = refreshing.result() if refreshing is not None else False
+    kpis = None
+    if cache is not None and refreshed:
+        kpis = _publish_or_warn(
+            engine,
+            cache,
+            batch,
+            scored_at=scored_at,
+            ttl=cache_ttl,
+            list_size=risk_list_size,
+            time_zone=time_zone,
+        )
+        refreshed = kpis is not None
     tiers = Counter(s.faixa_risco for s in batch.members)
     return SavedBatch(scored_at, refreshed, kpis, {t: tiers.get(t, 0) for t in RISK_TIERS})
 

@@ -15,6 +15,9 @@ _REDIS_DB = os.environ.get("GYMPULSE_TEST_REDIS_DB", "15")
 TEST_ENV = {
     "ENVIRONMENT": "test",
     "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{TEST_DATABASE}",
+    "DASHBOARD_DATABASE_URL": (
+        f"postgresql+psycopg://gympulse_dashboard@127.0.0.1:5432/{TEST_DATABASE}"
+    ),
     "RABBITMQ_URL": f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
     "REDIS_URL": f"redis://127.0.0.1:6379/{_REDIS_DB}",
     "JWT_SECRET": "test-secret-" + "x" * 40,

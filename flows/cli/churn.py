@@ -104,18 +104,34 @@ def worker_jobs(verbose: bool = False) -> None:
     run_job_worker(settings)
 
 
-EXPORT_SQL = """
+def _as_text(expression: str) -> str:
+    """Free text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) starts with
+    a quote, as in the daily report's CSV."""
+    expression = f"({expression})"
+    return (
+        f"case when left({expression}, 1) in ('=', '+', '-', '@', E'\\t', E'\\r') "
+        f"then '''' || {expression} else {expression} end"
+    )
+
+
+# The at-risk rows (migration 0006): the API's and the dashboard's, with the three reasons.
+EXPORT_SQL = f"""
 copy (
     select
-        p.aluno_id, a.aluno_ref, p.data_referencia, round(p.probabilidade::numeric, 4),
-        p.faixa_risco, p.modelo_versao
-    from {scores} as p
-    join alunos as a on a.id = p.aluno_id
-    where a.ativo {date_filter}
-    order by p.aluno_id
+        aluno_id, aluno_ref, {_as_text("nome")}, {_as_text("plano")}, data_referencia,
+        round(probabilidade::numeric, 4), faixa_risco, modelo_versao,
+        {_as_text("fatores -> 0 ->> 'descricao'")},
+        {_as_text("fatores -> 1 ->> 'descricao'")},
+        {_as_text("fatores -> 2 ->> 'descricao'")}
+    from alunos_em_risco(%(fuso)s, %(dia)s)
+    where (%(sinteticos)s or not sintetico) {{date_filter}}
+    order by aluno_id
 ) to stdout with (format csv)
 """
-EXPORT_HEADER = "aluno_id,aluno_ref,data_referencia,probabilidade,faixa_risco,modelo_versao\n"
+EXPORT_HEADER = (
+    "aluno_id,aluno_ref,nome,plano,data_referencia,probabilidade,faixa_risco,modelo_versao,"
+    "motivo_1,motivo_2,motivo_3\n"
+)
 
 
 @scores_app.command("export")
@@ -125,16 +141,22 @@ def scores_export(
         datetime.datetime | None,
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scores of this as-of date only"),
     ] = None,
+    incluir_sinteticos: Annotated[
+        bool,
+        typer.Option(
+            "--incluir-sinteticos", help="Also the synthetic students (POST /aluno/sintetico)"
+        ),
+    ] = False,
 ) -> None:
-    """Each active member's latest churn score, as CSV for spreadsheets."""
+    """Each active member's latest churn score with name, plan and the three reasons, as CSV for
+    spreadsheets. Synthetic students are left out, as in the API's at-risk list."""
     import psycopg
 
     from serving.db.engine import libpq_url
 
     settings = load_settings()
-    # The scores in force on that day (previsoes_vigentes), of that day only; else the current ones.
-    scores = "previsoes_vigentes(%(dia)s)" if as_of else "previsoes_churn_atuais"
-    date_filter = "and p.data_referencia = %(dia)s" if as_of else ""
+    # The scores in force on that day, of that day only; else the current ones.
+    date_filter = "and data_referencia = %(dia)s" if as_of else ""
     rows = 0
     try:
         with (
@@ -143,8 +165,12 @@ def scores_export(
             out.open("w", encoding="utf-8", newline="") as handle,
         ):
             handle.write(EXPORT_HEADER)
-            params = {"dia": as_of.date()} if as_of else {}
-            sql = EXPORT_SQL.format(scores=scores, date_filter=date_filter)
+            params = {
+                "fuso": settings.gym_timezone,
+                "dia": as_of.date() if as_of else "infinity",
+                "sinteticos": incluir_sinteticos,
+            }
+            sql = EXPORT_SQL.format(date_filter=date_filter)
             with cursor.copy(sql, params) as copy:
                 for chunk in copy:
                     text = bytes(chunk).decode()

@@ -1,12 +1,15 @@
-"""Platform commands: the database schema, the API server, the check-in consumer, staff users and
-kiosk devices."""
+"""Platform commands: the database schema, the API server, the check-in consumer, the dashboard,
+staff users and kiosk devices."""
 
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from flows.cli.common import configure_logging, load_settings
+from serving.config import REPO_ROOT
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
@@ -50,6 +53,48 @@ def serve_api(
 
     load_settings()
     serve(host=host, port=port, workers=workers)
+
+
+DASHBOARD_APP = REPO_ROOT / "dashboard" / "app.py"
+
+
+def streamlit_command(port: int, app: Path = DASHBOARD_APP) -> list[str]:
+    """`streamlit run dashboard/app.py` as a server: no browser opened, no telemetry, no file
+    watcher (a server does not reload code), on the loopback address only, and no developer
+    menu (Deploy, Rerun, Clear cache) for the staff who use it."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+
+
+def serve_dashboard(
+    port: Annotated[int | None, typer.Option(help="Default: DASHBOARD_PORT (8501)")] = None,
+) -> None:
+    """Serve the Streamlit dashboard (login with a staff user of the API)."""
+    settings = load_settings()
+    command = streamlit_command(port or settings.dashboard_port)
+    # Replaced by Streamlit rather than wrapping it: the dashboard package never loads into the
+    # command line, and a signal to this process (the demo stopping it) reaches the server.
+    os.chdir(REPO_ROOT)
+    os.execv(command[0], command)
 
 
 def worker_checkins(verbose: bool = False) -> None:

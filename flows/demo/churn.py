@@ -1,4 +1,4 @@
-"""The churn half of `gympulse demo`: the Prefect and MLflow UIs, the pipeline run once
+"""The churn half of `gympulse demo`: the Prefect, MLflow and dashboard UIs, the pipeline run once
 (build ▶ train ▶ register ▶ promote ▶ score ▶ report), a synthetic student scored on demand, a
 report job through the queue, and the processes that keep serving."""
 
@@ -35,7 +35,8 @@ def prefect_env() -> dict[str, str]:
 
 
 def start_uis(settings: Settings) -> list[subprocess.Popen]:
-    """Prefect server (runs, schedules) and MLflow UI (runs, registry), in the background."""
+    """Prefect server (runs, schedules), MLflow UI (runs, registry) and the dashboard, in the
+    background."""
     env = {**os.environ, **prefect_env()}
     prefect = _spawn(
         [
@@ -64,7 +65,21 @@ def start_uis(settings: Settings) -> list[subprocess.Popen]:
         "mlflow-ui",
         env,
     )
-    return [prefect, mlflow]
+    # The dashboard reads the demo's database as its read-only role (DASHBOARD_DATABASE_URL).
+    dashboard = _spawn(
+        [sys.executable, "-m", "flows.cli", "dashboard", "--port", str(settings.dashboard_port)],
+        "dashboard",
+        env,
+    )
+    return [prefect, mlflow, dashboard]
+
+
+def dashboard_up(settings: Settings) -> bool:
+    try:
+        url = f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health"
+        return httpx.get(url, timeout=2).text == "ok"
+    except httpx.HTTPError:
+        return False
 
 
 def wait_for_prefect(console: Console, timeout: float = 90) -> bool:

@@ -7,7 +7,7 @@ as the kiosk, waits until every accepted check-in is in PostgreSQL, runs the chu
 (dbt build of visits, attendance, cohorts and churn features; train, register in MLflow,
 promote, score every member, daily report), scores a synthetic student on demand, has
 the job worker produce a report from the queue, then keeps serving with the MLflow and Prefect
-UIs.
+UIs and the dashboard.
 """
 
 import os
@@ -251,7 +251,9 @@ def _show_attendance(url: str, headers: dict[str, str], aluno_id: int) -> None:
     )
 
 
-def _print_running(url: str, login: str, key: str, *, serve: bool, prefect_up: bool) -> None:
+def _print_running(
+    settings: Settings, url: str, login: str, key: str, *, serve: bool, prefect_up: bool
+) -> None:
     console.rule("[bold green]running")
     console.print(f"API            {url}   (docs: {url}/docs)")
     console.print("Consumers      gympulse worker checkins / jobs (logs: var/log/)")
@@ -261,6 +263,12 @@ def _print_running(url: str, login: str, key: str, *, serve: bool, prefect_up: b
             f"Prefect UI     http://127.0.0.1:{churn_demo.PREFECT_PORT}"
             + ("   (nightly and weekly schedules served)" if prefect_up else "")
         )
+        console.print(
+            f"Dashboard      http://127.0.0.1:{settings.dashboard_port}   (login {login})",
+            highlight=False,
+        )
+        if not churn_demo.dashboard_up(settings):
+            console.print("[yellow]! the dashboard does not answer: see var/log/dashboard.log")
     console.print(f"Admin login    {login}")
     console.print(f"Kiosk API key  {key}")
 
@@ -317,7 +325,7 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
         with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
             churn_demo.show_on_demand_score(admin, console)
             churn_demo.request_report(admin, console)
-        _print_running(url, login, key, serve=serve, prefect_up=prefect_up)
+        _print_running(settings, url, login, key, serve=serve, prefect_up=prefect_up)
         if serve:
             console.print("Press Ctrl-C to stop.")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -112,7 +112,30 @@ RISCO: JsonDict = {
     "data_referencia": "2026-11-28",
     "calculado_em": "2026-11-29T03:10:00Z",
 }
-RISCO_ITEM: JsonDict = RISCO | {"nome": "Maria Oliveira", "plano_id": 3}
+RISCO_ITEM: JsonDict = RISCO | {
+    "nome": "Maria Oliveira",
+    "plano_id": 3,
+    "plano": "Trimestral",
+    "data_matricula": "2026-03-09",
+    "fim_contrato": "2026-12-09",
+    "dias_desde_ultima_visita": 12,
+    "visitas_4_semanas": 3,
+    "visitas_8_semanas_anteriores": 15,
+    "tendencia_visitas": 0.4,
+    "sintetico": False,
+}
+RISCO_HISTORICO: JsonDict = {
+    key: RISCO[key]
+    for key in (
+        "data_referencia",
+        "calculado_em",
+        "probabilidade",
+        "faixa_risco",
+        "modelo_nome",
+        "modelo_versao",
+        "fatores",
+    )
+}
 DISPOSITIVO: JsonDict = {
     "id": 1,
     "nome": "catraca-entrada-1",

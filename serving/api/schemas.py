@@ -449,10 +449,40 @@ class RiscoChurnOut(BaseModel):
 
 
 class RiscoItem(RiscoChurnOut):
+    """A row of the at-risk list: the member's current score and what the retention team reads
+    beside it. Dates in the gym's calendar."""
+
     nome: str
     plano_id: int
+    plano: str = Field(description="Plan name.")
+    data_matricula: date
+    fim_contrato: date = Field(description="End of the contract period running today.")
+    dias_desde_ultima_visita: int | None = Field(
+        description="Days since the last entry; null when the member never came."
+    )
+    visitas_4_semanas: int
+    visitas_8_semanas_anteriores: int
+    tendencia_visitas: float | None = Field(
+        description="Visits a week in the last 4 weeks over visits a week in the 8 before "
+        "(1 = steady, below 1 = coming less); null when the 8 weeks before had no visit."
+    )
+    sintetico: bool = Field(description="Made by POST /aluno/sintetico.")
 
     model_config = ConfigDict(json_schema_extra={"examples": [examples.RISCO_ITEM]})
+
+
+class RiscoHistoricoItem(BaseModel):
+    """One score of the member's history (every score is kept)."""
+
+    data_referencia: date
+    calculado_em: datetime
+    probabilidade: float
+    faixa_risco: vocabulary.RiskTier
+    modelo_nome: str
+    modelo_versao: str
+    fatores: list[Fator]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RISCO_HISTORICO]})
 
 
 # --- devices and jobs -----------------------------------------------------------------------

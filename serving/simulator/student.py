@@ -99,7 +99,7 @@ def student_rows(
     joined_at, visits = student_history(profile, now=datetime.now(UTC), tz=tz, rng=rng)
     tag = uuid.uuid4().hex[:10]
     aluno = {
-        "aluno_ref": f"SINT-{tag}",
+        "aluno_ref": f"{rules.SYNTHETIC_REF_PREFIX}{tag}",
         "nome": profile.nome or f"Aluno Sintético {tag[:6]}",
         "email": profile.stored_email() or f"sintetico.{tag}@exemplo.com.br",
         "plano_id": plano_id,

@@ -12,7 +12,14 @@ from serving.scores import store_scores
 from tests.churn_support import AS_OF, run_cli
 
 EXPORT_MODEL = "export-test"
-HEADER = "aluno_id,aluno_ref,data_referencia,probabilidade,faixa_risco,modelo_versao"
+HEADER = (
+    "aluno_id,aluno_ref,nome,plano,data_referencia,probabilidade,faixa_risco,modelo_versao,"
+    "motivo_1,motivo_2,motivo_3"
+)
+REASONS = [
+    {"fator": "inatividade", "descricao": "sem visitas há 23 dias", "valor": 23.0},
+    {"fator": "tendencia", "descricao": "-60% de visitas nas últimas 4 semanas", "valor": -0.6},
+]
 
 
 def latest_scores_of_active_members(conn) -> dict[int, tuple]:
@@ -37,36 +44,61 @@ def test_scores_export_writes_each_active_members_latest_score(gym, tmp_path):
         store_scores(
             gym.engine,
             [
-                ScoredMember(m, 0.123456 if version == "5" else 0.43215, "medio", [])
+                ScoredMember(m, 0.123456, "medio", [])
+                if version == "5"
+                else ScoredMember(m, 0.43215, "alto", REASONS)
                 for m in members
             ],
             as_of=AS_OF,
             model_name=EXPORT_MODEL,
             model_version=version,
         )
-    out = tmp_path / "scores.csv"
+    synthetic = active[-1]
+    (ref,) = conn.execute("select aluno_ref from alunos where id = %s", (synthetic,)).fetchone()
+    out, everyone = tmp_path / "scores.csv", tmp_path / "everyone.csv"
     try:
+        conn.execute("update alunos set aluno_ref = 'SINT-export' where id = %s", (synthetic,))
         proc = run_cli("scores", "export", "--out", str(out))
+        with_synthetic = run_cli("scores", "export", "--out", str(everyone), "--incluir-sinteticos")
         expected = latest_scores_of_active_members(conn)
+        members = {
+            aluno_id: (nome, plano)
+            for aluno_id, nome, plano in conn.execute(
+                "select a.id, a.nome, p.nome from alunos a join planos p on p.id = a.plano_id"
+            ).fetchall()
+        }
     finally:
         conn.execute("delete from previsoes_churn where modelo_nome = %s", (EXPORT_MODEL,))
+        conn.execute("update alunos set aluno_ref = %s where id = %s", (ref, synthetic))
 
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
     assert text.splitlines()[0] == HEADER
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == len(expected) == len(active)
+    del expected[synthetic]
+    assert len(rows) == len(expected) == len(active) - 1
     assert f"{len(rows):,} members written to {out}" in proc.stdout
     by_member = {int(r["aluno_id"]): r for r in rows}
-    assert gone not in by_member
-    assert [by_member[m]["modelo_versao"] for m in active] == [
-        "6" if i % 2 == 0 else "5" for i in range(len(active))
+    assert gone not in by_member and synthetic not in by_member
+    assert with_synthetic.returncode == 0, with_synthetic.stderr
+    assert synthetic in {int(r["aluno_id"]) for r in csv.DictReader(everyone.open())}
+    for aluno_id, row in by_member.items():
+        assert (row["nome"], row["plano"]) == members[aluno_id]
+    # the reasons' texts, one column each; a text a spreadsheet would run as a formula is quoted
+    assert [by_member[active[0]][f"motivo_{i}"] for i in (1, 2, 3)] == [
+        "sem visitas há 23 dias",
+        "'-60% de visitas nas últimas 4 semanas",
+        "",
+    ]
+    assert [by_member[active[1]][f"motivo_{i}"] for i in (1, 2, 3)] == ["", "", ""]
+    assert [by_member[m]["modelo_versao"] for m in active[:-1]] == [
+        "6" if i % 2 == 0 else "5" for i in range(len(active) - 1)
     ]
     assert by_member[active[0]]["probabilidade"] == "0.4322"
     assert by_member[active[1]]["probabilidade"] == "0.1235"
-    for aluno_id, (_, ref, day, probability, tier, version, _, _) in expected.items():
+    for aluno_id, (_, member_ref, day, probability, tier, version, _, _) in expected.items():
         row = by_member[aluno_id]
-        assert row["aluno_ref"] == ref and ref.startswith("SIM")
+        assert row["aluno_ref"] == member_ref and member_ref.startswith("SIM")
         assert row["data_referencia"] == day.isoformat()
         assert abs(float(row["probabilidade"]) - probability) <= 5e-5 + 1e-9  # 4 decimals
         assert (row["faixa_risco"], row["modelo_versao"]) == (tier, version)

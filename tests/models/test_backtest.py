@@ -113,7 +113,13 @@ def run_chain(settings, engine) -> dict:
     )
     promotion = registry.promote_if_better(MODEL, version, run_id, result)
     summary = score_and_store(
-        engine, None, schema=settings.dbt_schema, model_name=MODEL, as_of=D, cache_ttl=60
+        engine,
+        None,
+        schema=settings.dbt_schema,
+        model_name=MODEL,
+        as_of=D,
+        cache_ttl=60,
+        time_zone=settings.gym_timezone,
     )
     return {
         "labelled": labelled,

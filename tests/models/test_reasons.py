@@ -5,8 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.features import LABEL
-from models.reasons import TOP_REASONS, describe, explain, reason_reference
+from models.features import LABEL, load_scoring
+from models.reasons import (
+    FACTORS,
+    TOP_REASONS,
+    describe,
+    explain,
+    factor_values,
+    reason_reference,
+)
+from models.scoring import Champion, predict
+
+FEATURE_OF = {factor.code: factor.feature for factor in FACTORS}
 
 
 def member(**values) -> dict:
@@ -101,7 +111,14 @@ def test_a_healthy_member_gets_no_reasons(reference):
 
 def test_a_small_dip_is_unusual_but_not_worth_a_call(reference):
     # further out than any member who stayed, yet nothing a retention agent would call about
-    dip = member(dias_desde_ultima_visita=6, razao_tendencia=0.85, tendencia_visitas_semana=-0.4)
+    dip = member(
+        dias_desde_ultima_visita=6,
+        visitas_8_semanas_anteriores=40,  # 5 a week before
+        visitas_4_semanas=17,  # 4.25 a week now
+        visitas_semana=4.25,
+        razao_tendencia=0.85,
+        tendencia_visitas_semana=-0.75,
+    )
 
     assert explain(pd.DataFrame([dip]), reference) == [[]]
 
@@ -156,9 +173,33 @@ def test_a_member_who_never_came_is_told_so(reference):
         ("fim_contrato", {"dias_para_fim_contrato": 1}, 100, "contrato vence amanhã"),
         (
             "baixa_frequencia",
-            {"visitas_semana": 1.5},
+            {"visitas_semana": 1.5, "visitas_4_semanas": 6},
             3.0,
             "1,5 visitas por semana no último mês (quem fica faz 3,0)",
+        ),
+        (
+            "baixa_frequencia",
+            {"dias_de_casa": 20, "visitas_semana": 0.75, "visitas_4_semanas": 3},
+            3.0,
+            "1,0 visitas por semana desde a matrícula (quem fica faz 3,0)",
+        ),
+        (
+            "inatividade",
+            {"dias_desde_ultima_visita": 1250, "dias_de_casa": 1400},
+            2,
+            "sem visitas há 1.250 dias",
+        ),
+        (
+            "pouco_tempo_de_casa",
+            {"dias_de_casa": 0},
+            400,
+            "matriculado hoje (os primeiros meses concentram os cancelamentos)",
+        ),
+        (
+            "irregularidade",
+            {"dias_de_casa": 20, "regularidade_8_semanas": 0.25},
+            1.0,
+            "treinou em 2 das 3 semanas desde a matrícula",
         ),
         (
             "pouco_tempo_de_casa",
@@ -187,4 +228,132 @@ def test_a_member_who_never_came_is_told_so(reference):
     ],
 )
 def test_every_reason_reads_as_a_sentence(code, values, typical, text):
-    assert describe(code, member(**values), typical) == text
+    assert describe(code, judged(**values), typical) == text
+
+
+def judged(**values) -> dict:
+    """A member's features and the values his factors are judged on, as `explain` reads them."""
+    frame = pd.DataFrame([member(**values)])
+    return {**frame.iloc[0].to_dict(), **factor_values(frame).iloc[0].to_dict()}
+
+
+# ---------- what a retention agent must be able to trust
+
+
+def test_a_member_without_a_completed_visit_is_not_told_his_workouts_are_short(reference):
+    # his only visit is still in progress (or every exit was missed): the duration is unknown
+    no_exit = member(
+        duracao_media_minutos=None,
+        dias_desde_ultima_visita=0,
+        visitas_semana=0.25,
+        visitas_4_semanas=1,
+    )
+
+    otherwise_healthy = member(duracao_media_minutos=None)
+    frame = pd.DataFrame([no_exit, otherwise_healthy])
+
+    for must_explain in (None, np.array([True, True])):  # the "alto" fallback says no more
+        for reasons in explain(frame, reference, must_explain=must_explain):
+            assert "treinos_curtos" not in [r["fator"] for r in reasons]
+            assert not any("0 min" in r["descricao"] for r in reasons)
+
+
+def test_a_member_who_joined_days_ago_is_not_rated_on_weeks_before_he_joined(reference):
+    joined_today = member(
+        dias_de_casa=0,
+        dias_desde_ultima_visita=None,
+        visitas_semana=0.0,
+        visitas_4_semanas=0,
+        visitas_8_semanas_anteriores=0,
+        tendencia_visitas_semana=0.0,
+        razao_tendencia=None,
+        duracao_media_minutos=None,
+        regularidade_8_semanas=0.0,
+    )
+    two_visits_in_five_days = member(
+        dias_de_casa=5,
+        dias_desde_ultima_visita=1,
+        visitas_semana=0.5,
+        visitas_4_semanas=2,
+        visitas_8_semanas_anteriores=0,
+        tendencia_visitas_semana=0.5,
+        razao_tendencia=None,
+        regularidade_8_semanas=0.125,
+    )
+    twice_a_week_for_three_weeks = member(
+        dias_de_casa=20,
+        visitas_semana=1.75,
+        visitas_4_semanas=7,
+        visitas_8_semanas_anteriores=0,
+        tendencia_visitas_semana=1.75,
+        razao_tendencia=None,
+        regularidade_8_semanas=0.375,
+    )
+    frame = pd.DataFrame([joined_today, two_visits_in_five_days, twice_a_week_for_three_weeks])
+
+    explained = explain(frame, reference)
+
+    for reasons in explained:
+        factors = {r["fator"] for r in reasons}
+        assert not factors & {"baixa_frequencia", "queda_visitas", "irregularidade"}, reasons
+
+
+def test_a_drop_is_measured_against_the_weeks_he_was_a_member(reference):
+    # joined 55 days ago: 3 visits a week in his first 4 weeks, 1 a week in the last 4
+    fell = member(
+        dias_de_casa=55,
+        visitas_semana=1.0,
+        visitas_4_semanas=4,
+        visitas_8_semanas_anteriores=12,
+        tendencia_visitas_semana=-0.5,
+        razao_tendencia=round(1 / 1.5, 3),
+        regularidade_8_semanas=1.0,
+    )
+
+    [reasons] = explain(pd.DataFrame([fell]), reference)
+
+    assert reasons[0]["descricao"] == "visitas caíram 67% nas últimas 4 semanas"
+    assert reasons[0]["valor"] == 0.333
+
+
+def test_a_high_risk_member_with_nothing_unusual_still_gets_a_true_reason(reference):
+    # slightly below the members who stay on every count, beyond no threshold
+    borderline = member(
+        visitas_semana=2.5,
+        visitas_4_semanas=10,
+        visitas_8_semanas_anteriores=22,
+        tendencia_visitas_semana=-0.25,
+        razao_tendencia=0.909,
+        dias_desde_ultima_visita=4,
+        dias_para_fim_contrato=150,
+        duracao_media_minutos=55.0,
+    )
+    frame = pd.DataFrame([borderline, borderline])
+
+    low, high = explain(frame, reference, must_explain=np.array([False, True]))
+
+    assert low == []
+    assert len(high) >= 1
+    for reason in high:
+        assert reason["valor"] == round(float(borderline[FEATURE_OF[reason["fator"]]]), 3)
+
+
+def test_every_high_risk_member_of_a_scored_batch_is_given_a_reason(trained, warehouse):
+    champion = Champion("churn-reasons", "1", trained.model, trained.thresholds, trained.reasons)
+    features = load_scoring(warehouse.engine, warehouse.schema, as_of=warehouse.as_of)
+
+    scored = predict(champion, features)
+
+    high = [m for m in scored if m.faixa_risco == "alto"]
+    assert len(high) >= 10
+    assert [m.aluno_id for m in high if not m.fatores] == []
+    unknown_duration = set(features.loc[features["duracao_media_minutos"].isna(), "aluno_id"])
+    joined_lately = set(features.loc[features["dias_de_casa"] < 13, "aluno_id"])
+    assert joined_lately  # the simulated gym keeps signing members up
+    for scored_member in scored:
+        for reason in scored_member.fatores:
+            assert "0 min" not in reason["descricao"]
+            if reason["fator"] == "treinos_curtos":
+                assert scored_member.aluno_id not in unknown_duration
+            if reason["fator"] in {"baixa_frequencia", "queda_visitas", "irregularidade"}:
+                assert scored_member.aluno_id not in joined_lately, reason

@@ -4,8 +4,9 @@ application tables with the shared pairing rule, stored once per day, served by 
 import csv
 import io
 import json
+import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,12 +19,18 @@ from serving.reports import CSV_COLUMNS, generate_daily_report
 TZ = ZoneInfo("America/Sao_Paulo")
 DIA = date(2026, 11, 26)
 SCRIPT = "<script>alert(1)</script>"
+# These tests build no warehouse: the month's movement KPIs (the dbt mart) are in tests/warehouse.
+NO_WAREHOUSE = "sem_warehouse"
 
 
 def at(hhmm: str, day: date = DIA) -> datetime:
     """A gym-local time on `day`."""
     hour, minute = map(int, hhmm.split(":"))
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+
+
+def report(engine, dia: date = DIA, **options) -> dict:
+    return generate_daily_report(engine, dia, tz=TZ, warehouse_schema=NO_WAREHOUSE, **options)
 
 
 def tap(db, aluno_id: int, tipo: str, when: datetime) -> None:
@@ -149,7 +156,7 @@ def _stored(db, dia: date = DIA):
 
 
 def test_totals_count_visits_with_the_pairing_rule_in_gym_time(db, engine, gym):
-    resumo = generate_daily_report(engine, DIA, tz=TZ)
+    resumo = report(engine)
 
     assert resumo["data"] == "2026-11-26" and resumo["fuso_horario"] == "America/Sao_Paulo"
     assert resumo["totais"] == {
@@ -164,7 +171,7 @@ def test_totals_count_visits_with_the_pairing_rule_in_gym_time(db, engine, gym):
 
 
 def test_by_hour_lists_every_hour_and_places_visits_in_gym_time(db, engine, gym):
-    por_hora = generate_daily_report(engine, DIA, tz=TZ)["por_hora"]
+    por_hora = report(engine)["por_hora"]
 
     assert [row["hora"] for row in por_hora] == list(range(24))
     busy = {row["hora"]: (row["visitas"], row["alunos"]) for row in por_hora if row["visitas"]}
@@ -173,7 +180,7 @@ def test_by_hour_lists_every_hour_and_places_visits_in_gym_time(db, engine, gym)
 
 
 def test_by_plan_counts_visits_and_members_and_lists_active_plans(db, engine, gym):
-    por_plano = generate_daily_report(engine, DIA, tz=TZ)["por_plano"]
+    por_plano = report(engine)["por_plano"]
 
     assert por_plano == [
         {"plano_id": gym["mensal"], "plano": "Mensal", "visitas": 3, "alunos": 2},
@@ -183,7 +190,7 @@ def test_by_plan_counts_visits_and_members_and_lists_active_plans(db, engine, gy
 
 
 def test_members_present_in_the_csv(db, engine, gym):
-    generate_daily_report(engine, DIA, tz=TZ)
+    report(engine)
     rows = _csv(_stored(db).csv)
 
     present = {int(row["aluno_id"]): row for row in _section(rows, "presente")}
@@ -205,7 +212,7 @@ def test_members_present_in_the_csv(db, engine, gym):
 
 
 def test_members_who_became_high_risk_that_day(db, engine, gym):
-    generate_daily_report(engine, DIA, tz=TZ)
+    report(engine)
     stored = _stored(db)
     rows = _section(_csv(stored.csv), "alto_risco")
 
@@ -222,7 +229,7 @@ def test_members_who_became_high_risk_that_day(db, engine, gym):
 
 
 def test_html_is_self_contained_and_escapes_member_names(db, engine, gym):
-    generate_daily_report(engine, DIA, tz=TZ)
+    report(engine)
     html = _stored(db).html
 
     assert SCRIPT not in html and "<script" not in html.lower()
@@ -235,14 +242,12 @@ def test_html_is_self_contained_and_escapes_member_names(db, engine, gym):
 
 
 def test_regenerating_a_day_replaces_it_and_the_summary_round_trips(db, engine, gym):
-    first = generate_daily_report(engine, DIA, tz=TZ)
+    first = report(engine)
     tap(db, gym["fabio"], "entrada", at("16:00"))
     job = uuid.uuid4()
     calls: list[tuple[float, str]] = []
 
-    second = generate_daily_report(
-        engine, DIA, tz=TZ, job_id=job, progress=lambda f, m: calls.append((f, m))
-    )
+    second = report(engine, job_id=job, progress=lambda f, m: calls.append((f, m)))
 
     assert db.execute("select count(*) from relatorios_diarios").fetchone()[0] == 1
     stored = _stored(db)
@@ -254,7 +259,7 @@ def test_regenerating_a_day_replaces_it_and_the_summary_round_trips(db, engine, 
 
 
 def test_an_empty_day_has_every_hour_at_zero(db, engine, plan_id):
-    resumo = generate_daily_report(engine, date(2020, 1, 1), tz=TZ)
+    resumo = report(engine, date(2020, 1, 1))
 
     assert resumo["totais"]["visitas"] == 0 and resumo["totais"]["duracao_media_minutos"] is None
     assert [row["visitas"] for row in resumo["por_hora"]] == [0] * 24
@@ -265,10 +270,106 @@ def test_an_empty_day_has_every_hour_at_zero(db, engine, plan_id):
 def test_csv_never_hands_a_spreadsheet_a_formula(db, engine, make_member):
     aluno = make_member(nome='=HYPERLINK("http://x")')
     tap(db, aluno, "entrada", at("10:00"))
-    generate_daily_report(engine, DIA, tz=TZ)
+    report(engine)
 
     (row,) = _section(_csv(_stored(db).csv), "presente")
     assert row["nome"] == '\'=HYPERLINK("http://x")'
+
+
+def test_synthetic_students_are_in_no_table_or_count(db, engine, gym):
+    """A synthetic student (made to try the model) who visited, and became high risk, that day."""
+    sintetico = db.execute(
+        "insert into alunos (aluno_ref, nome, plano_id, data_matricula) "
+        "values ('SINT-3f9a1c0b7e', 'Aluno Sintético 3f9a1c', %s, %s) returning id",
+        (gym["anual"], at("06:00") - timedelta(days=60)),
+    ).fetchone()[0]
+    tap(db, sintetico, "entrada", at("09:00"))
+    tap(db, sintetico, "saida", at("09:30"))
+    tap(db, sintetico, "saida", at("21:00"))  # an exit without entry
+    score(db, sintetico, "alto", 0.99, at("03:00"))
+
+    resumo = report(engine)
+    stored = _stored(db)
+
+    assert resumo["totais"] == {
+        "eventos_checkin": 11,
+        "visitas": 5,
+        "alunos_presentes": 4,
+        "duracao_media_minutos": 56.3,
+        "visitas_sem_saida": 1,
+        "saidas_sem_entrada": 1,
+        "novos_alto_risco": 3,
+    }
+    assert [row["visitas"] for row in resumo["por_hora"]][9] == 0
+    assert {row["plano"]: row["visitas"] for row in resumo["por_plano"]}["Anual"] == 2
+    rows = _csv(stored.csv)
+    assert str(sintetico) not in {row["aluno_id"] for row in rows}
+    assert "SINT-" not in stored.csv and "SINT-" not in stored.html
+    assert "Sintético" not in stored.html and "99,0%" not in stored.html
+
+
+def test_a_report_of_today_says_the_day_is_in_progress(db, engine, member):
+    now = datetime.now(TZ)
+    tap(db, member, "entrada", now - timedelta(minutes=5))
+
+    report(engine, now.date())
+    html = _stored(db, now.date()).html
+    report(engine)  # a past day
+
+    banner = re.search(r"Dia em andamento, dados até (\d\d):(\d\d)", html)
+    assert banner, html[:2000]
+    read_at = datetime.combine(now.date(), time(int(banner[1]), int(banner[2])), TZ)
+    assert now - timedelta(minutes=1) <= read_at <= datetime.now(TZ)
+    assert "Dia em andamento" not in _stored(db).html
+
+
+def test_members_present_are_folded_with_their_count(db, engine, gym):
+    report(engine)
+    html = _stored(db).html
+
+    assert "<details open" not in html
+    folded = html.split("<details>")[1].split("</details>")[0]
+    summary = folded.split("<summary>")[1].split("</summary>")[0]
+    assert summary.startswith("4 alunos presentes")
+    assert all(name in folded for name in ("Ana Lima", "Bruno Souza", "Carla Dias"))
+    # the table is in the fold only: the page before it names no member present
+    assert "Bruno Souza" not in html.split("<details>")[0]
+
+
+def test_visits_by_plan_are_drawn_as_bars(db, engine, gym):
+    report(engine)
+    html = _stored(db).html
+
+    chart = html.split("visitas por plano")[1].split("Plano atual de cada aluno")[0]
+    bars = re.findall(
+        r'title="([^"]+)">.*?style="width: ([\d.]+)%".*?(\d+) visitas · (\d+) alunos', chart, re.S
+    )
+    assert bars == [
+        ("Mensal", "100.0", "3", "2"),
+        ("Anual", "66.7", "2", "2"),
+        ("Trimestral", "0.0", "0", "0"),
+    ]
+
+
+def test_risk_tiers_are_defined_by_the_days_scores(db, engine, gym):
+    report(engine)
+    html = _stored(db).html
+
+    # The day's latest scores: Ana 0.81, Bruno 0.79, Carla 0.66, Fábio 0.9 alto; Eva ended the
+    # day medio (0.4); Diego's latest score as of the day is the day before's, not this batch's.
+    legend = html.split("Faixas do modelo churn-rf v4 nas previsões deste dia")[1].split("</dl>")[0]
+    tiers = re.findall(r"<dt>(\w+)</dt><dd>([^<]+)</dd>", legend)
+    assert tiers == [
+        ("alto", "probabilidades de 66,0% a 90,0% (4 alunos)"),
+        ("médio", "probabilidades de 40,0% a 40,0% (1 aluno)"),
+    ]
+    assert "cancelar nos próximos 30 dias" in html
+
+
+def test_without_a_warehouse_the_month_kpis_say_so(db, engine, gym):
+    report(engine)
+
+    assert "Indicadores do mês indisponíveis" in _stored(db).html
 
 
 # --- API ------------------------------------------------------------------------------------
@@ -317,9 +418,9 @@ def test_a_report_of_the_future_is_refused(client, headers, rabbit, settings):
 
 
 def test_reports_are_listed_read_and_downloaded(client, headers, engine, gym):
-    generate_daily_report(engine, DIA - timedelta(days=1), tz=TZ)
+    report(engine, DIA - timedelta(days=1))
     job = uuid.uuid4()
-    resumo = generate_daily_report(engine, DIA, tz=TZ, job_id=job)
+    resumo = report(engine, job_id=job)
 
     listed = client.get("/relatorios", headers=headers["analista"]).json()
     assert listed["count"] == 2 and listed["page"] == 1
@@ -369,7 +470,7 @@ def test_a_day_without_report_is_404(client, headers, suffix):
     ],
 )
 def test_front_desk_cannot_see_reports(client, headers, engine, gym, method, path):
-    generate_daily_report(engine, DIA, tz=TZ)
+    report(engine)
 
     response = client.request(method, path, headers=headers["recepcao"])
 

@@ -40,6 +40,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/aluno/checkin"): CHECKIN_WRITERS,
     ("POST", "/aluno/checkin/lote"): CHECKIN_WRITERS,
     ("GET", "/aluno/{aluno_id}/risco-churn"): STAFF,
+    ("GET", "/aluno/{aluno_id}/risco-churn/historico"): STAFF,
     ("POST", "/aluno/sintetico"): ADMIN,
     ("GET", "/alunos/risco"): READERS,
     ("GET", "/planos"): STAFF,

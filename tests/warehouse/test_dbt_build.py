@@ -118,6 +118,8 @@ def dbt_visits(db) -> set[tuple]:
     return set(db.execute(f"select {VISIT_COLUMNS} from {SCHEMA}.int_visits"))
 
 
+# Several full dbt builds with their tests: 240 s on a quiet 2-core machine, more under load.
+@pytest.mark.timeout(900)
 def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, settings):
     today = datetime.now(TZ).date()
     now = datetime.now(TZ)
@@ -283,7 +285,8 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
                 f"from {SCHEMA}.fct_attendance_daily where data_local = %s",
                 (day,),
             ).fetchone()
-            totais = generate_daily_report(report_engine, day, tz=TZ)["totais"]
+            resumo = generate_daily_report(report_engine, day, tz=TZ, warehouse_schema=SCHEMA)
+            totais = resumo["totais"]
             report = tuple(
                 totais[name]
                 for name in (

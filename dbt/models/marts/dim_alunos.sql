@@ -62,6 +62,7 @@ final as (
         alunos.data_matricula,
         alunos.matriculado_em,
         alunos.is_ativo,
+        alunos.is_sintetico,
         case when alunos.is_ativo then 'ativo' else 'inativo' end as status_atual,
         -- the end of the last active period, when the member is not active now
         case when not alunos.is_ativo then ultimo_periodo.data_fim end as data_cancelamento,

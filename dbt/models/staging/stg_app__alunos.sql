@@ -25,6 +25,8 @@ renamed as (
 
         ---------- booleans
         ativo as is_ativo,
+        -- the students `gympulse simulate student` creates (serving/simulator/student.py)
+        aluno_sintetico(aluno_ref) as is_sintetico,  -- the app's one rule (migration 0006)
 
         ---------- timestamps
         data_matricula as matriculado_em,

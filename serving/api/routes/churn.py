@@ -7,13 +7,22 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep, StaffDep
 from serving.api.routes.alunos import AlunoId, member_or_404
-from serving.api.schemas import Page, RiscoChurnOut, RiscoItem
+from serving.api.schemas import Page, PlanoRef, RiscoChurnOut, RiscoHistoricoItem, RiscoItem
 from serving.cache import churn_key
 from serving.config import Settings
 from serving.db.engine import sync_engine
-from serving.db.tables import Aluno
 from serving.on_demand import ChampionCache, live_features_sql
-from serving.scores import LATEST_FIELD, current_scores, save_member_score
+from serving.scores import (
+    HISTORY_ORDER,
+    LATEST_FIELD,
+    AtRiskFilter,
+    at_risk_count,
+    at_risk_item,
+    at_risk_query,
+    current_scores,
+    save_member_score,
+    score_history,
+)
 from serving.vocabulary import RiskTier
 
 router = APIRouter(tags=["churn"])
@@ -58,8 +67,17 @@ async def member_churn_risk(
     ).first()
     if row is None:
         body = await _score_now(request.app.state.champions, session, settings, aluno_id)
-    else:
-        body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
+        # A new score: the member's cached risk history no longer holds.
+        await cache.replace_hash(
+            churn_key(aluno_id),
+            LATEST_FIELD,
+            body,
+            settings.churn_cache_seconds,
+            aluno_id=aluno_id,
+            seen=seen,
+        )
+        return body
+    body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
     await cache.set_field(
         churn_key(aluno_id),
         LATEST_FIELD,
@@ -106,29 +124,65 @@ async def _score_now(champions: ChampionCache, session, settings: Settings, alun
     )
 
 
+@router.get("/aluno/{aluno_id}/risco-churn/historico", response_model=Page[RiscoHistoricoItem])
+async def member_churn_history(
+    aluno_id: AlunoId,
+    session: SessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    _: StaffDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    """Every churn score the member was given, newest first: the current one, then the ones
+    before it (any staff role). Cached with the member's risk until a new score or check-in."""
+    key, field = churn_key(aluno_id), f"hist:{page}:{page_size}"
+    cached = await cache.get_field(key, field, "risco-churn-historico")
+    if cached is not None:
+        return cached
+    seen = await cache.member_version(aluno_id)
+    batch_in_flight = await cache.scores_being_written()
+    await member_or_404(session, aluno_id)
+    history = select(score_history).where(score_history.c.aluno_id == aluno_id)
+    count = await session.scalar(select(func.count()).select_from(history.subquery()))
+    rows = await session.execute(
+        history.order_by(*HISTORY_ORDER).limit(page_size).offset((page - 1) * page_size)
+    )
+    body = Page[RiscoHistoricoItem](
+        data=[RiscoHistoricoItem.model_validate(_risk_out(row)) for row in rows],
+        count=count or 0,
+        page=page,
+        page_size=page_size,
+    ).model_dump(mode="json")
+    if not batch_in_flight:
+        await cache.set_field(
+            key, field, body, settings.churn_cache_seconds, aluno_id=aluno_id, seen=seen
+        )
+    return body
+
+
 @router.get("/alunos/risco", response_model=Page[RiscoItem])
 async def at_risk_members(
     session: SessionDep,
+    settings: SettingsDep,
     _: ReaderDep,
     faixa: RiskTier | None = None,
+    plano_id: PlanoRef | None = None,
+    incluir_sinteticos: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:
-    """Active members ranked by their latest churn probability (admin, analista). Empty until
-    the first batch of scores."""
-    latest = current_scores
-    query = (
-        select(latest, Aluno.nome, Aluno.plano_id)
-        .join(Aluno, Aluno.id == latest.c.aluno_id)
-        .where(Aluno.ativo)
-    )
-    if faixa:
-        query = query.where(latest.c.faixa_risco == faixa)
-    count = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.execute(
-        query.order_by(latest.c.probabilidade.desc(), latest.c.aluno_id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    data = [RiscoItem(**_risk_out(row), nome=row.nome, plano_id=row.plano_id) for row in rows]
+    """Active members ranked by their latest churn probability, with what the retention team
+    reads beside it: plan, contract end, days since the last visit, visit trend (admin,
+    analista). Synthetic members (POST /aluno/sintetico) are left out unless
+    `incluir_sinteticos`. The Redis list `gp:risco:lista` holds the first rows, unfiltered.
+    Empty until the first batch of scores."""
+    wanted = AtRiskFilter(faixa=faixa, plano_id=plano_id, incluir_sinteticos=incluir_sinteticos)
+    query = at_risk_query(settings.gym_timezone, wanted)
+    rows = (await session.execute(query.limit(page_size).offset((page - 1) * page_size))).all()
+    if rows:
+        count = rows[0].total
+    else:  # past the last page, or nothing matches
+        count = await session.scalar(at_risk_count(settings.gym_timezone, wanted))
+    data = [RiscoItem.model_validate(at_risk_item(row)) for row in rows]
     return Page(data=data, count=count or 0, page=page, page_size=page_size)

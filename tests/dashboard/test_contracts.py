@@ -1,0 +1,77 @@
+"""What the dashboard restates instead of importing (it may import only `serving.config`): the
+Redis keys the scoring writes, the risk tiers, the reason codes; and what its database role may
+do — read the pages' tables, and nothing else."""
+
+import psycopg
+import pytest
+
+from dashboard import charts, reasons
+from dashboard.data import member, overview, risk
+from models.reasons import FACTORS
+from serving import cache, scores
+from serving.db.engine import libpq_url
+from serving.vocabulary import RISK_TIERS
+
+
+def test_the_redis_keys_are_the_ones_the_scoring_writes():
+    assert overview.KPI_KEY == scores.KPI_KEY
+    assert risk.RISK_LIST_KEY == scores.RISK_LIST_KEY
+    assert member.LATEST_FIELD == scores.LATEST_FIELD
+    for aluno_id in (1, 987_654):
+        assert member.churn_key(aluno_id) == cache.churn_key(aluno_id)
+
+
+def test_the_risk_tiers_are_the_vocabularys():
+    assert set(overview.TIERS) == set(RISK_TIERS)
+    assert len(overview.TIERS) == len(RISK_TIERS)
+    assert set(charts.TIER_COLORS.domain) == set(RISK_TIERS)
+
+
+def test_every_reason_code_has_a_label_and_no_label_is_left_over():
+    assert set(reasons.LABELS) == {factor.code for factor in FACTORS}
+
+
+@pytest.fixture
+def as_dashboard(settings):
+    with psycopg.connect(libpq_url(settings.dashboard_database_url), autocommit=True) as conn:
+        yield conn
+
+
+def test_the_dashboard_role_reads_what_the_pages_show(as_dashboard):
+    for query in (
+        "select id, nome, plano_id, data_matricula, ativo from alunos limit 1",
+        "select * from checkins limit 1",
+        "select * from previsoes_churn_atuais limit 1",
+        "select * from alunos_em_risco('America/Sao_Paulo') limit 1",
+    ):
+        as_dashboard.execute(query).fetchall()
+
+
+def test_the_dashboard_role_cannot_write_even_in_a_read_write_transaction(as_dashboard):
+    insert = (
+        "insert into checkins (checkin_id, aluno_id, tipo, ocorrido_em) "
+        "values (gen_random_uuid(), 1, 'entrada', now())"
+    )
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        as_dashboard.execute(insert)
+    # Its sessions start read-only, but a role may turn that off: the grant is what holds.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), as_dashboard.transaction():
+        as_dashboard.execute("set transaction read write")
+        as_dashboard.execute(insert)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select * from usuarios",
+        "select username, senha_hash from usuarios",
+        "select email from alunos",
+        "select telefone from alunos",
+        "select data_nascimento from alunos",
+        "select * from alunos",
+        "select * from refresh_tokens",
+    ],
+)
+def test_the_dashboard_role_cannot_read_staff_or_personal_data(as_dashboard, query):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_dashboard.execute(query)
