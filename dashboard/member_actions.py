@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import auth, ui
 
 DESK_ROLES = ("admin", "recepcao")
+DONE_KEY = "acao_concluida"
 
 
 def render(aluno_id: int, ativo: bool, user: auth.User) -> None:
@@ -15,6 +16,8 @@ def render(aluno_id: int, ativo: bool, user: auth.User) -> None:
         return
     down = ui.api_down_reason()
     st.subheader("Ações")
+    if done := st.session_state.pop(DONE_KEY, None):
+        st.success(done)
     if down:
         st.warning(down)
     entry, exit_, status = st.columns([1, 1, 2])
@@ -49,6 +52,9 @@ def render(aluno_id: int, ativo: bool, user: auth.User) -> None:
                 done,
             ):
                 st.cache_data.clear()  # the member's state changed for every page
+                # Drawn again from the new state (the profile above was read before the click).
+                st.session_state[DONE_KEY] = done
+                st.rerun()
 
 
 def _checkin(aluno_id: int, tipo: str) -> None:

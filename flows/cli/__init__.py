@@ -2,6 +2,7 @@
 group's commands are in their own module, registered here."""
 
 import logging
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -26,6 +27,24 @@ app.command("dashboard")(platform.serve_dashboard)
 app.command("import")(data.import_command)
 worker_app.command("checkins")(platform.worker_checkins)
 worker_app.command("jobs")(churn.worker_jobs)
+
+
+def show_version(requested: bool) -> None:
+    if requested:
+        typer.echo(f"gympulse {version('gympulse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Show the version and exit"
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command("demo")

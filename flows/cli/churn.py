@@ -8,19 +8,15 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import configure_logging, load_settings, prefect_defaults
+from flows.cli.common import as_of_option, configure_logging, load_settings, prefect_defaults
 
 pipeline_app = typer.Typer(help="The nightly chain, run once.", no_args_is_help=True)
 flows_app = typer.Typer(help="Prefect flows and their schedules.", no_args_is_help=True)
 scores_app = typer.Typer(help="Churn scores.", no_args_is_help=True)
 
 AsOf = Annotated[
-    datetime.datetime | None,
-    typer.Option(
-        "--as-of",
-        formats=["%Y-%m-%d"],
-        help="Use nothing after this date (a backtest); default: today in the gym's zone",
-    ),
+    datetime.date | None,
+    as_of_option("Use nothing after this date (a backtest); default: today in the gym's zone"),
 ]
 
 
@@ -40,9 +36,7 @@ def pipeline_run(
     from flows.churn import nightly_flow
 
     try:
-        outcome = nightly_flow(
-            as_of=as_of.date() if as_of else None, retrain=retrain, full_refresh=full_refresh
-        )
+        outcome = nightly_flow(as_of=as_of, retrain=retrain, full_refresh=full_refresh)
     except Exception as exc:  # the flow already logged the traceback
         typer.secho(f"pipeline failed: {type(exc).__name__}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
@@ -138,8 +132,8 @@ EXPORT_HEADER = (
 def scores_export(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
     as_of: Annotated[
-        datetime.datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scores of this as-of date only"),
+        datetime.date | None,
+        as_of_option("Scores of this as-of date only"),
     ] = None,
     incluir_sinteticos: Annotated[
         bool,
@@ -167,7 +161,7 @@ def scores_export(
             handle.write(EXPORT_HEADER)
             params = {
                 "fuso": settings.gym_timezone,
-                "dia": as_of.date() if as_of else "infinity",
+                "dia": as_of or "infinity",
                 "sinteticos": incluir_sinteticos,
             }
             sql = EXPORT_SQL.format(date_filter=date_filter)

@@ -1,6 +1,8 @@
 """What every command does at the edge: read the settings once (a configuration error is one red
-line, not a traceback), configure logging, and Prefect's defaults for this process."""
+line, not a traceback), configure logging, and Prefect's defaults for this process; and the one
+parser of the dates operators type."""
 
+import datetime
 import logging
 import os
 
@@ -32,3 +34,19 @@ def prefect_defaults() -> None:
     # The temporary server's telemetry locks its SQLite database ("database is locked").
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def parse_date(value: str | datetime.date) -> datetime.date:
+    """A date option's value, read as AAAA-MM-DD; anything else is a usage error (exit 2) that
+    names the expected form instead of strptime's pattern."""
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"data inválida '{value}': use AAAA-MM-DD") from None
+
+
+def as_of_option(help_text: str) -> typer.models.OptionInfo:
+    """`--as-of AAAA-MM-DD`, read by `parse_date`, for every command that takes an as-of date."""
+    return typer.Option("--as-of", parser=parse_date, metavar="AAAA-MM-DD", help=help_text)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import configure_logging, load_settings
+from flows.cli.common import as_of_option, configure_logging, load_settings
 
 simulate_app = typer.Typer(
     help="Simulated gym data: `gympulse simulate --members N --months M` loads a whole gym's "
@@ -207,12 +207,8 @@ def import_command(
 @dbt_app.command("build")
 def dbt_build(
     as_of: Annotated[
-        datetime.datetime | None,
-        typer.Option(
-            "--as-of",
-            formats=["%Y-%m-%d"],
-            help="Scoring date of churn_features (default: today in the gym's time zone)",
-        ),
+        datetime.date | None,
+        as_of_option("Scoring date of churn_features (default: today in the gym's time zone)"),
     ] = None,
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch")
@@ -226,7 +222,7 @@ def dbt_build(
     settings = load_settings()
     result = run_dbt_build(
         settings.database_url,
-        as_of=as_of.date() if as_of is not None else None,
+        as_of=as_of,
         full_refresh=full_refresh,
         select=select,
     )

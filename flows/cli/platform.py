@@ -94,6 +94,8 @@ def serve_dashboard(
     # Replaced by Streamlit rather than wrapping it: the dashboard package never loads into the
     # command line, and a signal to this process (the demo stopping it) reaches the server.
     os.chdir(REPO_ROOT)
+    # The Modelo page reads the runs' plots from MLflow: no download bars in the server's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.execv(command[0], command)
 
 

@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from serving.api.bad_input import StrictJsonBodies, validation_failed
 from serving.api.deps import KioskKeyCache
+from serving.api.docs import add_swagger_ui
+from serving.api.failures import AnswerUnexpectedErrors, log_unexpected
 from serving.api.routes import (
     alunos,
     auth,
@@ -103,6 +107,9 @@ def create_app(
         version=version("gympulse"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served from the installed package by add_swagger_ui: the default pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.long_lived_ready = long_lived_ready
@@ -120,18 +127,25 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    app.add_middleware(StrictJsonBodies)
+    app.add_middleware(AnswerUnexpectedErrors)  # outermost of ours: also covers the one above
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    add_swagger_ui(app)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            # The driver's message, not SQLAlchemy's: that one quotes the statement's parameters.
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, exc.orig
+            )
             return JSONResponse(
                 {"detail": "database unavailable, retry shortly"},
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        log.exception("database error on %s %s", request.method, request.url.path)
+        log_unexpected(request.method, request.url.path, exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.exception_handler(DatabaseUnavailable)
@@ -142,10 +156,5 @@ def create_app(
             status_code=503,
             headers={"Retry-After": "5"},
         )
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, _exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app

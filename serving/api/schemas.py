@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -59,9 +60,11 @@ PlanDescription = Annotated[
     str, StringConstraints(pattern=NO_NUL, max_length=rules.PLAN_DESCRIPTION_MAX)
 ]
 BirthDate = Annotated[date, Field(ge=rules.BIRTH_DATE_MIN)]
-Id = Annotated[int, Field(gt=0, le=2**62)]
+# Strict in bodies: lax mode reads `true` as 1 and "7" as 7, i.e. another member's id.
+Id = Annotated[StrictInt, Field(gt=0, le=2**62)]
 # planos.id is a 4-byte integer: a larger id must be a 422, not a database error.
 PlanoRef = Annotated[int, Field(gt=0, le=2**31 - 1)]
+PlanoRefBody = Annotated[StrictInt, Field(gt=0, le=2**31 - 1)]  # PlanoRef is also a query
 T = TypeVar("T")
 
 
@@ -136,7 +139,8 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(Strict):
-    refresh_token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    # No minimum: a short token is simply unknown (401), like any other wrong one.
+    refresh_token: Annotated[str, StringConstraints(max_length=200)]
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.REFRESH]})
 
@@ -256,7 +260,7 @@ class PlanoPublic(BaseModel):
 class AlunoCreate(Strict):
     nome: Name
     email: Email
-    plano_id: PlanoRef
+    plano_id: PlanoRefBody
     telefone: Phone | None = None
     data_nascimento: BirthDate | None = None
     aluno_ref: (
@@ -288,7 +292,7 @@ class AlunoCreate(Strict):
 class AlunoUpdate(Strict):
     nome: Name
     email: Email
-    plano_id: PlanoRef
+    plano_id: PlanoRefBody
     telefone: Phone | None = None
     data_nascimento: BirthDate | None = None
 

@@ -89,6 +89,33 @@ def test_an_inactive_member_cannot_check_in_but_can_be_reactivated(gym, open_app
     assert at.button(key="acao_status").label == "Reativar aluno"
 
 
+def test_deactivating_goes_through_the_api_and_the_page_shows_the_new_state(gym, open_app):
+    aluno_id, _ = _member(gym, 30)
+    at = open_app("recepcao", page=PAGE)
+    at.text_input(key="recepcao_busca").set_value(str(aluno_id)).run()
+    at.text_input(key="acao_motivo").set_value("mudou de cidade").run()
+    try:
+        at.button(key="acao_status").click().run()
+
+        assert not at.exception
+        assert [s.value for s in at.success] == ["Aluno desativado."]
+        # drawn from the new state, not the one read before the click
+        assert at.button(key="acao_status").label == "Reativar aluno"
+        assert at.button(key="acao_entrada").disabled
+        ativo, motivo, quem = gym.conn.execute(
+            "select a.ativo, h.motivo, h.registrado_por from alunos a "
+            "join alunos_status_historico h on h.aluno_id = a.id "
+            "where a.id = %s order by h.ocorrido_em desc limit 1",
+            (aluno_id,),
+        ).fetchone()
+        assert (ativo, motivo, quem) == (False, "mudou de cidade", "recepcao.painel")
+    finally:
+        at.button(key="acao_status").click().run()  # reactivated: other tests use the member
+    assert gym.conn.execute("select ativo from alunos where id = %s", (aluno_id,)).fetchone() == (
+        True,
+    )
+
+
 def test_the_analyst_is_refused(gym):
     at = AppTest.from_file(str(APP.parent / PAGE), default_timeout=60)
     at.session_state[SESSION_KEY] = User(

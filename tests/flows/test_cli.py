@@ -1,9 +1,11 @@
 """The churn commands as an operator types them: `gympulse scores export` and
-`gympulse pipeline run --as-of D`, each in a process of its own."""
+`gympulse pipeline run --as-of D`, each in a process of its own; and what any user types first,
+`gympulse --version`."""
 
 import csv
 import io
 import re
+from importlib import metadata
 
 import pytest
 
@@ -113,6 +115,24 @@ def test_scores_export_to_an_unwritable_path_is_a_clear_error(flow_settings, tmp
     assert proc.returncode == 2
     assert f"cannot write {out}" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_version_prints_the_installed_version_and_exits_0():
+    proc = run_cli("--version")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"gympulse {metadata.version('gympulse')}"
+
+
+def test_a_bad_date_names_the_expected_form_without_a_traceback(flow_settings, tmp_path):
+    out = tmp_path / "scores.csv"
+
+    proc = run_cli("scores", "export", "--out", str(out), "--as-of", "2026-13-45")
+
+    assert proc.returncode == 2
+    assert "data inválida '2026-13-45': use AAAA-MM-DD" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -62,6 +62,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/relatorios/{data}/csv"): READERS,
     ("GET", "/relatorios/{data}/html"): READERS,
     ("GET", "/health"): PUBLIC,
+    # Swagger UI, served from the installed package (serving/api/docs.py)
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/status"): READERS,
     ("GET", "/status/cache"): READERS,
 }

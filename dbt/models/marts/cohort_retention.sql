@@ -29,7 +29,8 @@ coortes as (
         cast(date_trunc('month', data_matricula) as date) as mes_coorte
     from alunos
     cross join as_of
-    where data_matricula <= as_of.data_observacao
+    -- synthetic students try the model; they are not a join month's members
+    where data_matricula <= as_of.data_observacao and not alunos.is_sintetico
 
 ),
 

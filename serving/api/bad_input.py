@@ -1,0 +1,121 @@
+"""Bad input at the edge of the API: bodies that only Python's lenient JSON decoder accepts are
+refused as 422 before any route sees them, and 422 answers never echo secrets or long values."""
+
+import re
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# NaN, Infinity and an exponent that overflows a double are not JSON, yet `json.loads` makes
+# floats of them; a lone surrogate decodes to a str that cannot be encoded again (response,
+# PostgreSQL). Each used to cost a 500. The scan is one regex over the bytes, so the kiosk's
+# small bodies are only parsed a second time when they look suspect.
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE][+-]?\d{3}|\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SECRET_FIELD = re.compile(r"pass|senha|token|secret|segredo|key|chave", re.IGNORECASE)
+EXCERPT_CHARS = 64
+
+
+def _json_content(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return True  # FastAPI may read a body without a content type as JSON
+
+
+class StrictJsonBodies:
+    """Pure ASGI middleware: answers 422 (FastAPI's `json_invalid` shape) for JSON bodies holding
+    NaN, ±Infinity, an overflowing number or a lone surrogate."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or not _json_content(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: let the app see it
+                await self.app(scope, _replay([*_as_messages(chunks), message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _SUSPECT.search(body):
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                response = JSONResponse({"detail": [_json_invalid(exc)]}, status_code=422)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, _replay(_as_messages([body]), receive), send)
+
+
+def _as_messages(chunks: list[bytes]) -> list[Message]:
+    return [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+    if pending and pending[-1]["type"] == "http.request":
+        pending[-1] = {**pending[-1], "more_body": False}
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def _json_invalid(exc: orjson.JSONDecodeError) -> dict[str, Any]:
+    return {
+        "type": "json_invalid",
+        "loc": ["body", exc.pos],
+        "msg": "JSON decode error: NaN, Infinity, out-of-range numbers and unpaired surrogates "
+        "are not valid JSON",
+        "input": {},
+        "ctx": {"error": exc.msg},
+    }
+
+
+async def validation_failed(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, but the input of each error is only a short excerpt, and none at all for
+    secrets or whole objects (a `missing` error carries the full body, password included)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        error = dict(error)
+        loc = error.get("loc", ())
+        field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+        if "input" in error:
+            excerpt = _excerpt(error["input"])
+            if excerpt is None or _SECRET_FIELD.search(field):
+                del error["input"]
+            else:
+                error["input"] = excerpt
+        errors.append(error)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def _excerpt(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= 64 else None
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+    return None  # objects and lists may hold anything

@@ -1,0 +1,48 @@
+"""The last line of the API: an unexpected exception answers a plain 500 and is logged by type and
+place only. Messages are left out because pydantic, SQLAlchemy and psycopg quote the input in
+them (request bodies, passwords, personal data)."""
+
+import logging
+import traceback
+
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+
+def log_unexpected(method: str, path: str, exc: BaseException) -> None:
+    log.error(
+        "unhandled %s on %s %s\n%s",
+        type(exc).__name__,
+        method,
+        path,
+        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+    )
+
+
+class AnswerUnexpectedErrors:
+    """Pure ASGI middleware. Starlette's own `Exception` handler re-raises after answering, and
+    the server then logs the exception with its message: this one does not re-raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            log_unexpected(scope["method"], scope["path"], exc)
+            if not started:  # otherwise the server closes the half-sent answer
+                response = JSONResponse({"detail": "internal error"}, status_code=500)
+                await response(scope, receive, send)
