@@ -97,12 +97,6 @@ def test_each_plan_has_a_kaplan_meier_curve_with_its_95_percent_band(gym, open_a
             assert shown["inferior"] < shown["superior"], plan
 
 
-def test_the_front_desk_cannot_open_it(gym, open_app):
-    at = open_app("recepcao")
-    with pytest.raises(Exception, match=r"(?i)page"):
-        at.switch_page(PAGE).run()
-
-
 def test_with_redis_down_the_page_still_renders(gym, open_app, monkeypatch):
     redis_down(monkeypatch)
     at = open_app("analista", PAGE)

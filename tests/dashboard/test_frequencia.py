@@ -118,12 +118,6 @@ def test_segments_and_moves_equal_a_count_from_the_status_history(gym, open_app)
     assert moves.loc["3+ por semana", "3+ por semana"] == stayed_frequent
 
 
-def test_the_front_desk_cannot_open_it(gym, open_app):
-    at = open_app("recepcao")
-    with pytest.raises(Exception, match=r"(?i)page"):
-        at.switch_page(PAGE).run()
-
-
 def test_with_redis_down_the_page_still_renders(gym, open_app, monkeypatch):
     redis_down(monkeypatch)
     at = open_app("analista", PAGE)

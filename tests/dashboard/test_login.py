@@ -5,8 +5,9 @@ from dataclasses import replace
 
 import pytest
 
+from dashboard.access import PAGES
 from dashboard.auth import EXPIRED_MESSAGE, SESSION_KEY
-from tests.dashboard.conftest import APP, api_down
+from tests.dashboard.conftest import APP, ROLES, api_down
 from tests.support import PASSWORD
 
 ANALYSIS = ["Visão geral", "Risco de churn", "Aluno", "Frequência", "Coortes", "Modelo"]
@@ -97,15 +98,22 @@ def test_the_navigation_offers_each_role_its_pages(gym, open_app, role, offered)
     assert nav_titles(at) == offered
 
 
-@pytest.mark.parametrize("role", ["analista", "recepcao"])
-def test_the_operacoes_page_refuses_a_role_that_may_not_use_it(gym, open_app, role):
+@pytest.mark.parametrize(
+    ("role", "page"),
+    [(role, page) for page in PAGES for role in ROLES if role not in page.roles],
+    ids=lambda value: getattr(value, "url_path", value),
+)
+def test_a_page_refuses_a_role_the_navigation_does_not_offer_it(gym, open_app, role, page):
     """Not in the navigation (above), and the page itself refuses when reached anyway: AppTest
     cannot open a URL the navigation does not register, so the page script runs on its own."""
-    at = open_app(role, app=APP.parent / "pages" / "operacoes.py")
+    at = open_app(role, app=APP.parent / page.file)
 
     assert not at.exception
-    assert [e.value for e in at.error] == [f"O perfil '{role}' não tem acesso à página Operações."]
+    assert [e.value for e in at.error] == [
+        f"O perfil '{role}' não tem acesso à página {page.title}."
+    ]
     assert not at.button  # no action is even drawn
+    assert not at.dataframe and not at.metric  # nor any data
 
 
 def test_log_out_forgets_the_session_and_shows_the_login_form(gym, open_app):

@@ -64,12 +64,6 @@ def test_without_a_champion_the_page_says_so(gym, open_app, monkeypatch):
     assert any("Ainda não há modelo campeão" in i.value for i in at.info)
 
 
-def test_the_front_desk_cannot_open_it(gym, open_app):
-    at = open_app("recepcao")
-    with pytest.raises(Exception, match=r"(?i)page"):
-        at.switch_page(PAGE).run()
-
-
 def test_with_redis_down_the_page_still_renders(gym, open_app, monkeypatch):
     redis_down(monkeypatch)
     at = open_app("analista", PAGE)
