@@ -68,17 +68,11 @@ async def member_churn_risk(
     if row is None:
         body = await _score_now(request.app.state.champions, session, settings, aluno_id)
         # A new score: the member's cached risk history no longer holds.
-        await cache.replace_hash(
-            churn_key(aluno_id),
-            LATEST_FIELD,
-            body,
-            settings.churn_cache_seconds,
-            aluno_id=aluno_id,
-            seen=seen,
-        )
-        return body
-    body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
-    await cache.set_field(
+        write = cache.replace_hash
+    else:
+        body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
+        write = cache.set_field
+    await write(
         churn_key(aluno_id),
         LATEST_FIELD,
         body,
