@@ -1,15 +1,23 @@
 """One place for settings: read from the environment and `.env`, shared by every component."""
 
-from functools import lru_cache
+import os
+import secrets
+import time
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Published in this repository's history and examples: anyone could sign tokens with it.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me"
+JWT_SECRET_MIN_LENGTH = 32
+DATABASE_DRIVER = "postgresql+psycopg"
+# The spellings other tools use for the same database (libpq, Heroku, psql).
+_PLAIN_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
 
 class Settings(BaseSettings):
@@ -41,7 +49,10 @@ class Settings(BaseSettings):
     # Scores older than this are flagged as stale on every page that shows them.
     dashboard_stale_scores_hours: int = 30
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Unset: a random secret is generated on first use and kept in `secrets_dir` (see
+    # `signing_secret`), so every process of this installation signs with the same one.
+    jwt_secret: SecretStr | None = None
+    secrets_dir: Path = REPO_ROOT / "var" / "secrets"
     access_token_minutes: int = 15
     refresh_token_days: int = 7
 
@@ -65,20 +76,61 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(default=None, alias="GYMPULSE_ADMIN_PASSWORD")
     admin_email: str | None = Field(default=None, alias="GYMPULSE_ADMIN_EMAIL")
 
+    @field_validator("database_url", "dashboard_database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str) -> str:
+        for scheme in _PLAIN_POSTGRES_SCHEMES:
+            if url.startswith(scheme):
+                return f"{DATABASE_DRIVER}://" + url.removeprefix(scheme)
+        if not url.startswith(f"{DATABASE_DRIVER}://"):
+            raise ValueError(
+                f"a database URL must look like {DATABASE_DRIVER}://user@host:5432/database "
+                f"(got a '{url.split(':', 1)[0]}' URL)"
+            )
+        return url
+
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> "Settings":
-        if self.environment == "production":
+    def _refuse_a_weak_secret(self) -> "Settings":
+        if self.jwt_secret is not None and self.environment != "test":
             secret = self.jwt_secret.get_secret_value()
-            if secret == DEV_JWT_SECRET or len(secret) < 32:
+            if secret == DEV_JWT_SECRET or len(secret) < JWT_SECRET_MIN_LENGTH:
                 raise ValueError(
-                    "JWT_SECRET must be set to a random value of at least 32 characters in "
-                    "production (e.g. `openssl rand -hex 32`); refusing to start with the default."
+                    f"JWT_SECRET must be a random value of at least {JWT_SECRET_MIN_LENGTH} "
+                    "characters (e.g. `openssl rand -hex 32`), or unset to let gympulse generate "
+                    "one; refusing to start with a published or short secret."
                 )
         return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        """JWT_SECRET, or the installation's generated secret (created on first use)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return stored_secret(self.secrets_dir / "jwt_secret")
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.gym_timezone)
+
+
+def stored_secret(path: Path) -> str:
+    """The random secret kept at `path`, created (owner-only, 0600) when missing. Creation is
+    exclusive, so processes starting together end up with the one secret the first one wrote."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another process may be between creating and writing it
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it to generate a new secret")
 
 
 @lru_cache

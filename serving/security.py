@@ -15,6 +15,7 @@ JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "gympulse-api"
 JWT_ISSUER = "gympulse"
 KIOSK_KEY_PREFIX = "gpk_"
+CLOCK_LEEWAY_SECONDS = 10
 
 _hasher = PasswordHasher()
 
@@ -52,21 +53,33 @@ def create_access_token(settings: Settings, *, user_id: int, username: str, role
         "aud": JWT_AUDIENCE,
         "iss": JWT_ISSUER,
     }
-    return jwt.encode(payload, settings.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
+    return jwt.encode(payload, settings.signing_secret, algorithm=JWT_ALGORITHM)
 
 
 def decode_access_token(settings: Settings, token: str) -> TokenClaims:
+    """The claims of a token this API signed and that is valid now. A token whose lifetime is
+    longer than the API issues (a forged 10-year token) or that was issued in the future is
+    refused, whatever its signature."""
     try:
         payload = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            settings.signing_secret,
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
             issuer=JWT_ISSUER,
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            leeway=10,
+            leeway=CLOCK_LEEWAY_SECONDS,
         )
-        return TokenClaims(username=payload["sub"], role=payload["role"], user_id=payload["uid"])
+        issued_at, expires_at = payload["iat"], payload["exp"]
+        lifetime = expires_at - issued_at
+        if lifetime > settings.access_token_minutes * 60 + CLOCK_LEEWAY_SECONDS:
+            raise InvalidToken("token lifetime is longer than this API issues")
+        if issued_at > datetime.now(UTC).timestamp() + CLOCK_LEEWAY_SECONDS:
+            raise InvalidToken("token issued in the future")
+        user_id = payload["uid"]
+        if type(user_id) is not int or not isinstance(payload["sub"], str):
+            raise InvalidToken("malformed subject")
+        return TokenClaims(username=payload["sub"], role=payload["role"], user_id=user_id)
     except (jwt.PyJWTError, KeyError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
 

@@ -15,6 +15,8 @@ FRONT_DESK: Final[Role] = "recepcao"
 DESK_ROLES: Final[tuple[Role, ...]] = (ADMIN, FRONT_DESK)
 # The roles that read everything (reports, risk lists, jobs, status).
 READER_ROLES: Final[tuple[Role, ...]] = (ADMIN, ANALYST)
+# Not a staff role: who posts with a device key (X-API-Key); it may only record check-ins.
+KIOSK: Final = "kiosk"
 
 CheckinType = Literal["entrada", "saida"]
 CHECKIN_TYPES: Final[tuple[CheckinType, ...]] = get_args(CheckinType)
@@ -49,3 +51,24 @@ MEDIUM: Final[RiskTier] = "medio"
 LOW: Final[RiskTier] = "baixo"
 
 ServiceHealth = Literal["ok", "degraded", "down"]
+
+# Why a check-in message sits in the dead-letter queue. The consumer writes the first five into
+# the message (`serving/messaging/dead_letters.py`); the broker's own dead-lettering only says
+# `delivery_limit` (redelivered too often) or `rejected` (a reject without our reason).
+DeadLetterReason = Literal[
+    "undecodable",
+    "invalid_fields",
+    "unknown_member",
+    "checkin_id_conflict",
+    "refused_by_database",
+    "delivery_limit",
+    "rejected",
+]
+DEAD_LETTER_REASONS: Final[tuple[DeadLetterReason, ...]] = get_args(DeadLetterReason)
+UNDECODABLE: Final[DeadLetterReason] = "undecodable"
+INVALID_FIELDS: Final[DeadLetterReason] = "invalid_fields"
+UNKNOWN_MEMBER: Final[DeadLetterReason] = "unknown_member"
+CHECKIN_ID_CONFLICT: Final[DeadLetterReason] = "checkin_id_conflict"
+REFUSED_BY_DATABASE: Final[DeadLetterReason] = "refused_by_database"
+DELIVERY_LIMIT: Final[DeadLetterReason] = "delivery_limit"
+REJECTED: Final[DeadLetterReason] = "rejected"

@@ -143,8 +143,17 @@ def model_name_for(node_name: str) -> str:
 
 
 def auth_headers(settings: Settings, role: str) -> dict[str, str]:
-    """A staff token: the API trusts the signed claims and does not look the user up."""
-    token = create_access_token(settings, user_id=1, username=f"{role}.ml", role=role)
+    """A staff token for a user `<role>.ml`, stored (the API checks the token's user exists and
+    is active); the password is never used."""
+    username = f"{role}.ml"
+    with psycopg.connect(libpq_url(settings.database_url), autocommit=True) as conn:
+        user_id = conn.execute(
+            "insert into usuarios (username, role, senha_hash) values (%s, %s, 'unused') "
+            "on conflict (username) do update set role = excluded.role, ativo = true "
+            "returning id",
+            (username, role),
+        ).fetchone()[0]
+    token = create_access_token(settings, user_id=user_id, username=username, role=role)
     return {"Authorization": f"Bearer {token}"}
 
 

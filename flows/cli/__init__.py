@@ -2,15 +2,34 @@
 group's commands are in their own module, registered here."""
 
 import logging
+import sys
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from flows.cli import churn, data, platform
 from flows.cli.common import configure_logging, load_settings
+from flows.cli.errors import operator_message
 
-app = typer.Typer(help="gympulse: gym attendance and churn platform.", no_args_is_help=True)
+
+class GympulseCli(typer.Typer):
+    """Typer, except that a failure the operator can fix (a service down) is one line and a
+    documented exit code (flows/cli/errors.py) instead of a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            known = operator_message(exc)
+            if known is None:
+                raise
+            message, code = known
+            typer.secho(f"error: {message}", fg="red", err=True)
+            sys.exit(code)
+
+
+app = GympulseCli(help="gympulse: gym attendance and churn platform.", no_args_is_help=True)
 worker_app = typer.Typer(help="Queue consumers.", no_args_is_help=True)
 
 app.add_typer(platform.db_app, name="db")

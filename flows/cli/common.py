@@ -17,7 +17,10 @@ def load_settings() -> Settings:
         return get_settings()
     except ValidationError as exc:
         for error in exc.errors():
-            typer.secho(f"configuration error: {error['msg']}", fg="red", err=True)
+            setting = "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            where = f" in {setting}" if setting else ""
+            typer.secho(f"configuration error{where}: {message}", fg="red", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -28,6 +31,10 @@ def configure_logging(verbose: bool = False) -> None:
     )
     for chatty in ("httpx", "mlflow.utils", "alembic.runtime"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # pika logs every connection step, and ~8 errors with a traceback per failed attempt; each
+    # failure reaches the workers as an exception, which their reconnect loop reports in one
+    # line (serving/messaging/reconnect.py). --verbose shows pika's own account again.
+    logging.getLogger("pika").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def prefect_defaults() -> None:

@@ -293,6 +293,16 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
     console.print(
         f"✔ admin '{username}' ready" + (" (password generated below)" if generated else "")
     )
+    # Created now, before the API's processes start and would race to create it.
+    settings.signing_secret  # noqa: B018
+    console.print(
+        "✔ token signing secret "
+        + (
+            "from JWT_SECRET"
+            if settings.jwt_secret
+            else f"generated once and kept in {settings.secrets_dir / 'jwt_secret'}"
+        )
+    )
     login = username + (
         f" / {password}" if generated else " (password from GYMPULSE_ADMIN_PASSWORD)"
     )

@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serving.api.bad_input import StrictJsonBodies, validation_failed
-from serving.api.deps import KioskKeyCache
+from serving.api.credentials import CredentialCache
 from serving.api.docs import add_swagger_ui
 from serving.api.failures import AnswerUnexpectedErrors, log_unexpected
 from serving.api.routes import (
@@ -56,7 +56,8 @@ async def lifespan(app: FastAPI):
     app.state.engine = engine
     app.state.sessions = async_sessions(engine)
     app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
-    app.state.kiosk_keys = KioskKeyCache()
+    app.state.kiosk_keys = CredentialCache()
+    app.state.staff_accounts = CredentialCache()
     long_lived_ready: Callable[[], None] | None = app.state.long_lived_ready
     app.state.champions = ChampionCache(settings, on_loaded=long_lived_ready)
     if settings.warm_champion:

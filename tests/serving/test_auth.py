@@ -406,15 +406,17 @@ def test_cli_create_admin_refuses_a_short_password_without_traceback(client):
     assert _login(client, "dona.academia", "curta").status_code == 401
 
 
+@pytest.mark.parametrize("environment", ["development", "production"])
 @pytest.mark.parametrize("secret", [DEV_JWT_SECRET, "short-secret"])
-def test_production_settings_refuse_a_default_or_short_jwt_secret(secret):
+def test_settings_outside_tests_refuse_a_published_or_short_jwt_secret(secret, environment):
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        Settings(environment="production", jwt_secret=secret)
+        Settings(environment=environment, jwt_secret=secret)
 
 
 def test_production_settings_load_with_a_strong_secret():
     settings = Settings(environment="production", jwt_secret="s" * 64)
     assert settings.environment == "production"
+    assert settings.signing_secret == "s" * 64
 
 
 def test_api_command_in_production_with_the_default_secret_exits_2_with_a_message():

@@ -5,7 +5,7 @@ import secrets
 import uuid
 
 from serving.api import deps
-from serving.api.deps import KioskKeyCache, Principal
+from serving.api.credentials import CredentialCache, Principal
 from serving.security import sha256_hex
 
 KIOSK = Principal(role="kiosk", name="entrada", device_id=1)
@@ -20,7 +20,7 @@ class Clock:
 
 
 def test_a_flood_of_random_invalid_keys_leaves_the_cache_bounded_and_the_kiosk_known():
-    keys = KioskKeyCache(max_valid=50, max_invalid=100)
+    keys = CredentialCache(max_valid=50, max_invalid=100)
     keys.store("valid", KIOSK)
 
     for _ in range(100_000):
@@ -32,7 +32,7 @@ def test_a_flood_of_random_invalid_keys_leaves_the_cache_bounded_and_the_kiosk_k
 
 def test_an_invalid_key_is_rejected_from_memory_until_its_entry_expires():
     clock = Clock()
-    keys = KioskKeyCache(ttl=5, clock=clock)
+    keys = CredentialCache(ttl=5, clock=clock)
     assert keys.lookup("bad") == (False, False, None)
     keys.store("bad", None)
 
@@ -44,7 +44,7 @@ def test_an_invalid_key_is_rejected_from_memory_until_its_entry_expires():
 
 def test_a_valid_key_outlives_its_ttl_as_a_fallback_and_the_oldest_leaves_first():
     clock = Clock()
-    keys = KioskKeyCache(ttl=5, max_valid=2, clock=clock)
+    keys = CredentialCache(ttl=5, max_valid=2, clock=clock)
     keys.store("a", KIOSK)
     keys.store("b", KIOSK)
     clock.now += 6
@@ -58,7 +58,7 @@ def test_a_valid_key_outlives_its_ttl_as_a_fallback_and_the_oldest_leaves_first(
 
 
 def test_a_revoked_key_moves_to_the_invalid_side():
-    keys = KioskKeyCache()
+    keys = CredentialCache()
     keys.store("k", KIOSK)
     keys.store("k", None)
 
@@ -69,16 +69,16 @@ def test_a_revoked_key_moves_to_the_invalid_side():
 def test_through_the_api_random_keys_are_bounded_and_repeated_ones_cost_no_lookup(
     client, headers, member, monkeypatch
 ):
-    bounded = KioskKeyCache(max_valid=10, max_invalid=20)
+    bounded = CredentialCache(max_valid=10, max_invalid=20)
     client.app.state.kiosk_keys = bounded
     lookups = []
-    real_lookup = deps._lookup_kiosk
+    real_lookup = deps.lookup_kiosk
 
     async def counting_lookup(pool, key_hash):
         lookups.append(key_hash)
         return await real_lookup(pool, key_hash)
 
-    monkeypatch.setattr(deps, "_lookup_kiosk", counting_lookup)
+    monkeypatch.setattr(deps, "lookup_kiosk", counting_lookup)
 
     def post(key):
         return client.post(
