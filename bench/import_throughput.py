@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             rerun = import_history(None, None, files["checkins"], **target, progress=False)
             rerun_s = time.perf_counter() - started
             assert rerun.checkins.inserted == 0, rerun.checkins
-            assert rerun.checkins.already_present == file_events, (rerun.checkins, file_events)
+            assert rerun.checkins.already_present == events, (rerun.checkins, events)
+            assert rerun.checkins.duplicates == file_events - events, rerun.checkins
 
     raw_s = statistics.median(raw_times)
     imp_s = statistics.median(import_times)

@@ -10,7 +10,6 @@
   cannot be decoded is parked in the queue's dead-letter queue.
 """
 
-import contextlib
 import logging
 import signal
 import threading
@@ -22,13 +21,12 @@ from typing import Any
 
 import orjson
 import pika
-from pika.exceptions import AMQPError
 
 from flows.context import job_progress, resources
 from serving.config import Settings
 from serving.jobs import fail_job, finish_job, start_job
 from serving.messaging import topology
-from serving.messaging.reconnect import run_reconnecting
+from serving.messaging.reconnect import broker_address, end_session, run_reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -126,24 +124,31 @@ class JobWorker:
             return
         runner = threading.Thread(target=run_job, args=(queue, job_id, parametros), daemon=True)
         runner.start()
-        while runner.is_alive():
-            # Heartbeats and broker traffic keep flowing while the job runs.
-            connection.process_data_events(time_limit=1)
+        try:
+            while runner.is_alive():
+                # Heartbeats and broker traffic keep flowing while the job runs.
+                connection.process_data_events(time_limit=1)
+        except Exception:
+            # The connection dropped mid-job: the job ends first, so the redelivered message
+            # finds it ended instead of starting a second run beside this one.
+            runner.join()
+            raise
         channel.basic_ack(delivery_tag=method.delivery_tag)
 
-    def run_once(self) -> None:
+    def run_once(self, on_connected: Callable[[], None]) -> None:
         params = pika.URLParameters(self.settings.rabbitmq_url)
         params.heartbeat = 60
         connection = pika.BlockingConnection(params)
-        topology.declare_with_pika(connection.channel(), self.settings.queue_delivery_limit)
-        # One channel and consumer per queue, prefetch 1: a job waits on the broker, not in us.
-        consumers = []
-        for queue in self.queues:
-            channel = connection.channel()
-            channel.basic_qos(prefetch_count=1)
-            consumers.append((queue, channel, channel.consume(queue, inactivity_timeout=0.2)))
-        log.info("consuming %s", ", ".join(self.queues))
         try:
+            topology.declare_with_pika(connection.channel(), self.settings.queue_delivery_limit)
+            # One channel and consumer per queue, prefetch 1: a job waits on the broker, not us.
+            consumers = []
+            for queue in self.queues:
+                channel = connection.channel()
+                channel.basic_qos(prefetch_count=1)
+                consumers.append((queue, channel, channel.consume(queue, inactivity_timeout=0.2)))
+            log.info("consuming %s", ", ".join(self.queues))
+            on_connected()
             while not self.stopping:
                 for queue, channel, messages in consumers:
                     method, properties, body = next(messages)
@@ -152,11 +157,11 @@ class JobWorker:
                     if self.stopping:
                         break
         finally:
-            with contextlib.suppress(AMQPError):
-                connection.close()
+            end_session(connection)
 
     def run(self) -> None:
-        run_reconnecting(self.run_once, lambda: self.stopping)
+        broker = broker_address(self.settings.rabbitmq_url)
+        run_reconnecting(self.run_once, lambda: self.stopping, broker)
 
     def stop(self, *_args) -> None:
         self.stopping = True

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # The dbt target schema the models read (dbt/profiles.yml reads the same variable).
     dbt_schema: str = Field(default="analytics", alias="DBT_SCHEMA")
     api_url: str = "http://127.0.0.1:8000"
+    # Browser origins allowed to call the API (CORS), e.g. CORS_ORIGINS='["https://app.example"]'.
+    # Empty: no cross-origin browser calls (the dashboard calls the API from its server).
+    cors_origins: list[str] = []
 
     # The dashboard reads PostgreSQL as a read-only role (migration 0005), never as the owner.
     dashboard_database_url: str = "postgresql+psycopg://gympulse_dashboard@127.0.0.1:5432/gympulse"
@@ -55,6 +58,17 @@ class Settings(BaseSettings):
     secrets_dir: Path = REPO_ROOT / "var" / "secrets"
     access_token_minutes: int = 15
     refresh_token_days: int = 7
+    # A refresh token presented again this soon after it was rotated gets a new pair instead of
+    # revoking its family (two tabs refreshing at once, a retry after a lost answer).
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0)
+    # Failed logins per minute per username and per client address (the address also counts
+    # refused refresh tokens); half of each while Redis is down (serving/api/login_guard.py).
+    login_failures_per_user: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    # Password hashes (argon2id, 64 MiB each) computed at once per API process, and how long a
+    # request waits for one before answering 503 (serving/api/password_hashing.py).
+    password_hash_slots: int = Field(default=2, ge=1)
+    password_hash_wait_seconds: float = Field(default=5.0, gt=0)
 
     gym_timezone: str = "America/Sao_Paulo"
     # A kiosk clock a little ahead is normal; a timestamp further ahead is a broken clock.
@@ -65,6 +79,11 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 500
     consumer_flush_ms: int = 200
     queue_delivery_limit: int = 10
+    # Jobs queued or running at once, all kinds together; beyond it a request answers 429.
+    max_pending_jobs: int = Field(default=20, ge=1)
+    # A job still queued or running this long after it was queued or last started is stale (its
+    # message was lost, or no worker runs): the next job request fails it, so it blocks nothing.
+    stale_job_minutes: int = Field(default=360, ge=1)
 
     redis_timeout_seconds: float = 0.25
     frequency_cache_seconds: int = 12 * 3600

@@ -38,13 +38,15 @@ PASSWORD = "correct-horse-battery"
 class Worker:
     """`gympulse worker checkins` as a real subprocess, so tests can kill it."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """`env` overrides the test environment (e.g. another broker's RABBITMQ_URL)."""
         self.process: subprocess.Popen | None = None
+        self.env = env or {}
 
     def start(self) -> "Worker":
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "worker", "checkins"],
-            env={**os.environ, **TEST_ENV},
+            env={**os.environ, **TEST_ENV, **self.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

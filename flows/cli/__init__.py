@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli import churn, data, platform
+from flows.cli import churn, data, dlq, platform
 from flows.cli.common import configure_logging, load_settings
 from flows.cli.errors import operator_message
 
@@ -36,6 +36,7 @@ app.add_typer(platform.db_app, name="db")
 app.add_typer(platform.users_app, name="users")
 app.add_typer(platform.devices_app, name="devices")
 app.add_typer(worker_app, name="worker")
+app.add_typer(dlq.dlq_app, name="dlq")
 app.add_typer(data.dbt_app, name="dbt")
 app.add_typer(data.simulate_app, name="simulate")
 app.add_typer(churn.pipeline_app, name="pipeline")

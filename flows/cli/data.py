@@ -4,11 +4,14 @@ warehouse."""
 import datetime
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flows.cli.common import as_of_option, configure_logging, load_settings
+
+if TYPE_CHECKING:
+    from serving.history_import import ImportReport
 
 simulate_app = typer.Typer(
     help="Simulated gym data: `gympulse simulate --members N --months M` loads a whole gym's "
@@ -130,7 +133,7 @@ def simulate_student(
     typer.echo(f"score it: GET /aluno/{aluno_id}/risco-churn")
 
 
-# Long for its options (typer declares one per flag) and its report of the rejects.
+# Long for its options (typer declares one per flag); the report is printed by _print_import.
 def import_command(
     planos: Annotated[
         Path | None, typer.Option(help="CSV: nome, valor_mensal, duracao_meses")
@@ -150,12 +153,12 @@ def import_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
 ) -> None:
     """Import a gym's history from another system (idempotent: running it twice adds nothing).
-    Rejected rows are reported with file, line and reason while the valid ones load."""
-    from datetime import UTC, datetime
-
+    Rejected rows are reported with file, line and every problem while the valid ones load.
+    Exit 0: everything loaded; 1: some rows rejected (listed in the rejects file); 2: a file
+    cannot be imported at all (nothing loaded); 3: PostgreSQL unreachable."""
     import psycopg
 
-    from serving.history_import import HistoryImportError, import_history, write_rejects
+    from serving.history_import import HistoryImportError, import_history
 
     if planos is None and alunos is None and checkins is None:
         typer.secho(
@@ -175,33 +178,70 @@ def import_command(
         )
     except HistoryImportError as exc:
         typer.secho(f"import refused: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
+    except psycopg.OperationalError:
+        raise  # unreachable or refusing: one line and exit 3 (flows/cli/errors.py)
     except psycopg.Error as exc:
-        typer.secho(f"import failed, database error: {exc}".strip(), fg="red", err=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        typer.secho(f"import failed, database error: {first}", fg="red", err=True)
         raise typer.Exit(1) from None
-    for rep in report.files:
-        typer.echo(
+    _print_import(report, rejects)
+    if report.rejects:
+        raise typer.Exit(1)
+
+
+# What repeats a row in each file (a duplicate inside the file is skipped, not rejected).
+_FILE_KEYS = {"planos": "nome", "alunos": "aluno_ref", "checkins": "member and time"}
+_REJECTS_SHOWN = 20
+
+
+def _print_import(report: "ImportReport", rejects: Path | None) -> None:
+    """Counts per file, the first rejects without their cells' values (the rejects file has
+    them), and a last line saying whether anything was rejected and where it is listed."""
+    from datetime import UTC, datetime
+
+    from serving.history_import import write_rejects
+
+    for kind, key in _FILE_KEYS.items():
+        rep = getattr(report, kind)
+        if rep is None:
+            continue
+        line = (
             f"{rep.file}: {rep.read:,} rows read, {rep.rejected:,} rejected; "
             f"{rep.inserted:,} {rep.unit} inserted, {rep.already_present:,} already present"
         )
+        if rep.duplicates:
+            what = rep.unit if rep.duplicates > 1 else rep.unit.removesuffix("s")
+            line += f"; {rep.duplicates:,} duplicate {what} in the file (same {key} twice), skipped"
+        typer.echo(line)
+        if rep.ignored_columns:
+            typer.echo(f"  columns ignored: {', '.join(rep.ignored_columns)}")
+        if rep.kept_as_stored:
+            differing = ", ".join(f"{column} ({n:,})" for column, n in rep.kept_as_stored.items())
+            typer.echo(
+                f"  other values than stored in {differing}: kept as stored "
+                "(an import never changes a stored row)"
+            )
     if report.alunos is not None:
         typer.echo(
             f"status history: {report.status_inserted:,} rows inserted; "
             f"{report.members_updated:,} members updated"
         )
-    if report.rejects:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = write_rejects(report.rejects, rejects or Path("var") / f"import-rejects-{stamp}.csv")
-        shown = report.rejects[:20]
-        rows = "row" if len(report.rejects) == 1 else "rows"
-        typer.secho(
-            f"{len(report.rejects):,} {rows} rejected (all of them in {path}):", fg="yellow"
-        )
-        for reject in shown:
-            typer.echo(f"  {reject.file}:{reject.line}: {reject.reason}")
-        if len(report.rejects) > len(shown):
-            typer.echo(f"  ... and {len(report.rejects) - len(shown):,} more")
-    typer.echo(f"done in {report.seconds:.1f}s")
+    if not report.rejects:
+        typer.echo(f"done in {report.seconds:.1f} s")
+        return
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = write_rejects(report.rejects, rejects or Path("var") / f"import-rejects-{stamp}.csv")
+    rows = "row" if len(report.rejects) == 1 else "rows"
+    typer.secho(f"{len(report.rejects):,} {rows} rejected:", fg="yellow")
+    for reject in report.rejects[:_REJECTS_SHOWN]:
+        typer.echo(f"  {reject.file} line {reject.line}: {reject.summary}")
+    if len(report.rejects) > _REJECTS_SHOWN:
+        typer.echo(f"  ... and {len(report.rejects) - _REJECTS_SHOWN:,} more")
+    typer.secho(
+        f"done in {report.seconds:.1f} s; {len(report.rejects):,} {rows} rejected: see {path}",
+        fg="yellow",
+    )
 
 
 @dbt_app.command("build")

@@ -8,9 +8,14 @@ as the kiosk, waits until every accepted check-in is in PostgreSQL, runs the chu
 promote, score every member, daily report), scores a synthetic student on demand, has
 the job worker produce a report from the queue, then keeps serving with the MLflow and Prefect
 UIs and the dashboard.
+
+Running it again adds nothing twice. The simulated gym is a pure function of its parameters and
+the day (its year ends at the start of the gym-local day) and is simulated only into a database
+that does not hold it yet; the kiosk posts the days after the latest stored check-in
+(flows/demo/traffic.py), so a second run the same day posts nothing and a run the next day posts
+that day. A failure is one line and an exit code (flows/demo/failures.py).
 """
 
-import os
 import random
 import secrets
 import signal
@@ -19,7 +24,9 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -27,7 +34,9 @@ from rich.progress import Progress
 from sqlalchemy import func, select, text
 
 from flows.demo import churn as churn_demo
-from serving.config import Settings
+from flows.demo import traffic
+from flows.demo.failures import DemoFailed, api_refusal, report_failure
+from serving.config import REPO_ROOT, Settings
 from serving.db.engine import session_scope
 from serving.db.migrate import upgrade
 from serving.db.tables import Checkin
@@ -35,30 +44,34 @@ from serving.simulator import FIRST, LAST
 from serving.users import upsert_admin
 
 console = Console()
+errors = Console(stderr=True)
 REPLAY_DAYS = 3
 WALK_INS = 10
+LOG_DIR = REPO_ROOT / "var" / "log"
 
 
-def _spawn(args: list[str], log_name: str) -> subprocess.Popen:
-    os.makedirs("var/log", exist_ok=True)
-    log = open(f"var/log/{log_name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+def _spawn(args: list[str], log_name: str, log_dir: Path) -> subprocess.Popen:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / f"{log_name}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", *args], stdout=log, stderr=subprocess.STDOUT
     )
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the API exited at startup: see var/log/api.log")
+            raise DemoFailed(
+                f"the API exited at startup: see {log} (is the port taken? --port picks another)"
+            )
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError("the API did not answer within 30 s: see var/log/api.log")
+    raise DemoFailed(f"the API did not answer within {timeout:.0f} s: see {log}")
 
 
 def _admin_credentials(settings: Settings) -> tuple[str, str, bool]:
@@ -86,46 +99,52 @@ def _seed(client: httpx.Client, members: int, rng: random.Random) -> list[int]:
     return ids
 
 
-def _active_members(client: httpx.Client) -> list[int]:
-    ids, page = [], 1
+def _active_members(client: httpx.Client) -> list[traffic.Member]:
+    """The members the stored data says are active: the only ones the kiosk posts for."""
+    members, page = [], 1
     while True:
         body = client.get("/alunos", params={"ativo": True, "page": page, "page_size": 200})
         data = body.raise_for_status().json()["data"]
-        ids += [member["id"] for member in data]
+        members += [
+            traffic.Member(m["id"], datetime.fromisoformat(m["data_matricula"])) for m in data
+        ]
         if len(data) < 200:
-            return ids
+            return members
         page += 1
 
 
-def _todays_visits(member_ids: list[int], checkins: int, rng: random.Random) -> list[dict]:
-    """One visit today for each of some members: an entry since opening, an exit about an hour
-    later when that is already past."""
-    now = datetime.now(UTC)
-    opening = now.replace(hour=9, minute=0, second=0, microsecond=0)  # 06:00 in São Paulo
-    if opening > now:
-        opening -= timedelta(days=1)
-    events = []
-    for aluno in rng.sample(member_ids, min(len(member_ids), checkins // 2 + 1)):
-        start = opening + (now - opening) * rng.random()
-        events.append(
-            {
-                "checkin_id": str(uuid.uuid4()),
-                "aluno_id": aluno,
-                "tipo": "entrada",
-                "ocorrido_em": start.isoformat(),
-            }
+def _latest_checkin(database_url: str) -> datetime | None:
+    with session_scope(database_url) as session:
+        return session.scalar(select(func.max(Checkin.ocorrido_em)))
+
+
+def _kiosk_events(
+    settings: Settings, members: list[traffic.Member], per_day: int, now: datetime
+) -> list[traffic.KioskEvent]:
+    """The check-ins of the days after the latest stored one, up to now: whole days for the
+    days the demo did not run, today until now; at most `per_day` a day. Empty when today's
+    were posted by an earlier run."""
+    zone = settings.tz
+    latest = _latest_checkin(settings.database_url)
+    days = traffic.days_to_post(latest, now, zone)
+    if not days:
+        when = latest.astimezone(zone).strftime("%H:%M") if latest else "?"
+        console.print(
+            f"✔ today's kiosk check-ins were posted by an earlier run (latest at {when}): "
+            "nothing new to post"
         )
-        end = start + timedelta(minutes=max(20, rng.gauss(62, 15)))
-        if end < now:
-            events.append(
-                {
-                    "checkin_id": str(uuid.uuid4()),
-                    "aluno_id": aluno,
-                    "tipo": "saida",
-                    "ocorrido_em": end.isoformat(),
-                }
-            )
-    return events[:checkins]
+        return []
+    events = []
+    for day in days:
+        until = min(now, traffic.day_start(day + timedelta(days=1), zone))
+        events += traffic.day_events(SEED, day, members, until=until, limit=per_day, zone=zone)
+    first, last = days[0], days[-1]
+    span = "today" if len(days) == 1 else f"{len(days)} days since the last run ({first} to {last})"
+    console.print(
+        f"✔ {len(events)} kiosk check-ins to post for {span}, until "
+        f"{now.astimezone(zone):%H:%M} (gym opens at {traffic.OPENING:%H:%M})"
+    )
+    return events
 
 
 def _stored(database_url: str, ids: list[str]) -> int:
@@ -148,19 +167,23 @@ def _simulated_members(database_url: str) -> int:
         return loaded or 0
 
 
-def _simulate(settings: Settings, members: int, url: str) -> None:
+def _simulate(settings: Settings, members: int, url: str, now: datetime) -> None:
+    """The gym's year, imported and its last days replayed, unless the database holds it."""
     from serving.simulator import simulate_gym
 
-    # A simulated year ends now; a second run would simulate a slightly different year (other
-    # members cancelled, other visits) over the first and replay visits of members the first
-    # one cancelled. The gym a database already holds is kept; today's check-ins are added.
+    # A database that holds the gym keeps it: simulating again on another day would draw
+    # another gym under the same member references. The kiosk adds the days since.
     loaded = _simulated_members(settings.database_url)
     if loaded:
+        note = f"; --members {members} applies to a new gym" if loaded != members else ""
         console.print(
             f"✔ simulated gym already loaded ({loaded:,} members): kept "
-            "(drop the database to simulate a new one)"
+            f"(drop the database to simulate a new one{note})"
         )
         return
+    # Its year ends at the start of today (gym time): the same gym whatever the hour, and
+    # today's visits come from the kiosk only.
+    end = traffic.day_start(now.astimezone(settings.tz).date(), settings.tz)
     result = simulate_gym(
         members=members,
         months=12,
@@ -170,11 +193,17 @@ def _simulate(settings: Settings, members: int, url: str) -> None:
         gym_timezone=settings.gym_timezone,
         redis_url=settings.redis_url,
         api_url=url,
+        end=end,
         progress=True,
         log=lambda line: console.print(f"  {line}"),
     )
+    if (result.replay_stored or 0) < result.replay_accepted:
+        raise DemoFailed(
+            f"{result.replay_accepted - (result.replay_stored or 0)} replayed check-ins did not "
+            "reach PostgreSQL: see var/log/worker.log, then run the demo again (it keeps the gym)"
+        )
     console.print(
-        f"✔ simulated gym: {result.summary.members} members over 12 months, "
+        f"✔ simulated gym: {result.summary.members} members over the 12 months before today, "
         f"{result.summary.cancelled} cancellations; last {REPLAY_DAYS} days replayed through "
         f"the API ({result.replay_accepted} events accepted)"
     )
@@ -199,7 +228,9 @@ def _describe_warehouse(settings: Settings) -> None:
     )
 
 
-def _front_desk(url: str, headers: dict[str, str], rng: random.Random) -> tuple[list, str]:
+def _front_desk(
+    url: str, headers: dict[str, str], rng: random.Random
+) -> tuple[list[traffic.Member], str]:
     """Walk-ins registered at the front desk and a kiosk: the active members and its key."""
     with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
         member_ids = _seed(admin, WALK_INS, rng)
@@ -212,22 +243,24 @@ def _front_desk(url: str, headers: dict[str, str], rng: random.Random) -> tuple[
         return active, kiosk.raise_for_status().json()["api_key"]
 
 
-def _post_as_kiosk(settings: Settings, url: str, key: str, events: list[dict]) -> bool:
-    """Today's check-ins posted one by one as the kiosk (progress bar); True when every one
-    answered 202 is in PostgreSQL within a minute."""
+def _post_as_kiosk(
+    settings: Settings, url: str, key: str, events: list[traffic.KioskEvent]
+) -> None:
+    """The check-ins posted one by one as the kiosk (progress bar), in time order; fails
+    unless every one answered 202 is in PostgreSQL within a minute."""
     accepted = []
     refused: Counter[str] = Counter()
     with (
         httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=10) as kiosk_client,
         Progress(console=console) as progress,
     ):
-        task = progress.add_task("posting today's check-ins as the kiosk", total=len(events))
+        task = progress.add_task("posting check-ins as the kiosk", total=len(events))
         for event in events:
-            response = kiosk_client.post("/aluno/checkin", json=event)
+            response = kiosk_client.post("/aluno/checkin", json=event.body())
             if response.status_code == 202:
-                accepted.append(event["checkin_id"])
+                accepted.append(str(event.checkin_id))
             else:
-                refused[f"{response.status_code} {response.json().get('detail')}"] += 1
+                refused[api_refusal(response)] += 1
             progress.advance(task)
     deadline = time.monotonic() + 60
     stored = _stored(settings.database_url, accepted)
@@ -238,8 +271,10 @@ def _post_as_kiosk(settings: Settings, url: str, key: str, events: list[dict]) -
     for reason, count in refused.items():
         console.print(f"  {count} refused: {reason}")
     if stored != len(accepted):
-        console.print("[red]✘ some accepted check-ins did not land: see var/log/worker.log")
-    return stored == len(accepted)
+        raise DemoFailed(
+            f"{len(accepted) - stored} accepted check-ins did not reach PostgreSQL within 60 s: "
+            "see var/log/worker.log, then run the demo again (retries keep their checkin_id)"
+        )
 
 
 def _show_attendance(url: str, headers: dict[str, str], aluno_id: int) -> None:
@@ -283,11 +318,70 @@ def _stop(children: list[subprocess.Popen]) -> None:
             child.kill()
 
 
-def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serve: bool) -> int:
-    rng = random.Random(SEED)
+@dataclass
+class _Steps:
+    """What the demo is doing, named in its one line if it fails."""
+
+    current: str = "starting"
+
+    def start(self, name: str) -> None:
+        self.current = name
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    members: int,
+    checkins: int,
+    port: int,
+    serve: bool,
+    churn: bool = True,
+    now: datetime | None = None,
+    log_dir: Path = LOG_DIR,
+) -> int:
+    """The demo; returns its exit code (flows/cli/errors.py). A failure is one line saying
+    which step failed and what to do, never a traceback (that goes to demo.log).
+
+    `churn=False` stops after the check-ins (no pipeline, report or UIs); `now` is the demo's
+    clock (the gym's day and the kiosk's "until"), the real time when not given."""
+    steps = _Steps()
+    children: list[subprocess.Popen] = []
+    try:
+        login = _prepare(settings, steps)
+        url = f"http://127.0.0.1:{port}"
+        steps.start(f"starting the API on port {port} and the check-in consumer")
+        children += [
+            _spawn(["api", "--port", str(port)], "api", log_dir),
+            _spawn(["worker", "checkins"], "worker", log_dir),
+        ]
+        if serve and churn:  # the UIs start now: the Prefect server takes a while
+            children += churn_demo.start_uis(settings)
+        _wait_healthy(url, children[0], log_dir / "api.log")
+        console.print(f"✔ API up at {url}; check-in consumer running")
+        headers, key = _ingest(
+            settings, steps, url, login, members, checkins, now or datetime.now(UTC)
+        )
+        prefect_up = churn and _churn_half(settings, steps, url, headers, serve, children)
+        _print_running(settings, url, login[2], key, serve=serve and churn, prefect_up=prefect_up)
+        if serve:
+            console.print("Press Ctrl-C to stop.")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    except Exception as exc:
+        # Whatever failed, the demo's last word is one line and an exit code; the traceback
+        # is kept in demo.log for a developer.
+        return report_failure(errors, steps.current, exc, log_dir)
+    finally:
+        _stop(children)
+
+
+def _prepare(settings: Settings, steps: _Steps) -> tuple[str, str, str]:
+    """Migrations, the admin and the signing secret: (username, password, login shown)."""
     console.rule("[bold]gympulse demo")
+    steps.start("migrating the database")
     upgrade(settings.database_url)
     console.print("✔ database migrated")
+    steps.start("creating the admin")
     username, password, generated = _admin_credentials(settings)
     upsert_admin(username, password, settings.admin_email, database_url=settings.database_url)
     console.print(
@@ -306,39 +400,56 @@ def run_demo(settings: Settings, *, members: int, checkins: int, port: int, serv
     login = username + (
         f" / {password}" if generated else " (password from GYMPULSE_ADMIN_PASSWORD)"
     )
+    return username, password, login
 
-    url = f"http://127.0.0.1:{port}"
-    children = [
-        _spawn(["api", "--port", str(port)], "api"),
-        _spawn(["worker", "checkins"], "worker"),
-    ]
-    if serve:  # the UIs start now: the Prefect server takes a while
-        children += churn_demo.start_uis(settings)
-    try:
-        _wait_healthy(url, children[0])
-        console.print(f"✔ API up at {url}; check-in consumer running")
-        _simulate(settings, members, url)
-        token = httpx.post(f"{url}/auth/token", data={"username": username, "password": password})
-        token.raise_for_status()
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        active, key = _front_desk(url, headers, rng)
-        events = _todays_visits(active, checkins, rng)
-        if not _post_as_kiosk(settings, url, key, events):
-            return 1
-        _show_attendance(url, headers, events[0]["aluno_id"])
-        prefect_up = serve and churn_demo.wait_for_prefect(console)
-        # The pipeline's first step is the dbt build (models, unit and data tests).
-        if not churn_demo.run_pipeline(console):
-            return 1
-        _describe_warehouse(settings)
-        children += churn_demo.start_workers(serve_flows=prefect_up)
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
-            churn_demo.show_on_demand_score(admin, console)
-            churn_demo.request_report(admin, console)
-        _print_running(settings, url, login, key, serve=serve, prefect_up=prefect_up)
-        if serve:
-            console.print("Press Ctrl-C to stop.")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        return 0
-    finally:
-        _stop(children)
+
+def _ingest(
+    settings: Settings,
+    steps: _Steps,
+    url: str,
+    login: tuple[str, str, str],
+    members: int,
+    checkins: int,
+    now: datetime,
+) -> tuple[dict[str, str], str]:
+    """The gym (simulated once), the walk-ins and the kiosk's new check-ins: (admin headers,
+    kiosk key)."""
+    steps.start("simulating the gym")
+    _simulate(settings, members, url, now)
+    steps.start("logging in as the admin")
+    username, password, _ = login
+    token = httpx.post(f"{url}/auth/token", data={"username": username, "password": password})
+    headers = {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
+    steps.start("registering walk-ins and a kiosk at the front desk")
+    active, key = _front_desk(url, headers, random.Random(SEED))
+    steps.start("posting the kiosk's check-ins")
+    events = _kiosk_events(settings, active, checkins, now)
+    if events:
+        _post_as_kiosk(settings, url, key, events)
+        _show_attendance(url, headers, events[0].aluno_id)
+    return headers, key
+
+
+def _churn_half(
+    settings: Settings,
+    steps: _Steps,
+    url: str,
+    headers: dict[str, str],
+    serve: bool,
+    children: list[subprocess.Popen],
+) -> bool:
+    """The pipeline once, an on-demand score and a report job; True when the Prefect server
+    serves the schedules."""
+    steps.start("waiting for the Prefect server")
+    prefect_up = serve and churn_demo.wait_for_prefect(console)
+    # The pipeline's first step is the dbt build (models, unit and data tests).
+    steps.start("running the churn pipeline")
+    churn_demo.run_pipeline(console)
+    _describe_warehouse(settings)
+    steps.start("starting the job worker")
+    children += churn_demo.start_workers(serve_flows=prefect_up)
+    steps.start("scoring on demand and queueing a report")
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
+        churn_demo.show_on_demand_score(admin, console)
+        churn_demo.request_report(admin, console)
+    return prefect_up

@@ -19,6 +19,7 @@ _SUSPECT = re.compile(rb"NaN|Infinity|[eE][+-]?\d{3}|\\u[dD][89a-fA-F]|\xed[\xa0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _SECRET_FIELD = re.compile(r"pass|senha|token|secret|segredo|key|chave", re.IGNORECASE)
 EXCERPT_CHARS = 64
+MAX_ERRORS = 100
 
 
 def _json_content(scope: Scope) -> bool:
@@ -30,7 +31,8 @@ def _json_content(scope: Scope) -> bool:
 
 class StrictJsonBodies:
     """Pure ASGI middleware: answers 422 (FastAPI's `json_invalid` shape) for JSON bodies holding
-    NaN, ±Infinity, an overflowing number or a lone surrogate."""
+    NaN, ±Infinity, an overflowing number or a lone surrogate. It reads a body whole: BodyLimits
+    (serving/api/body_limits.py) runs before it, so that is never more than the route's limit."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -91,21 +93,37 @@ def _json_invalid(exc: orjson.JSONDecodeError) -> dict[str, Any]:
 
 async def validation_failed(_request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422, but the input of each error is only a short excerpt, and none at all for
-    secrets or whole objects (a `missing` error carries the full body, password included)."""
+    secrets or whole objects (a `missing` error carries the full body, password included); the
+    client's own keys in `loc` are cut as well, and at most MAX_ERRORS errors are listed (a
+    bulk of 10,000 bad events would otherwise answer megabytes)."""
     assert isinstance(exc, RequestValidationError)
-    errors = []
-    for error in exc.errors():
-        error = dict(error)
-        loc = error.get("loc", ())
-        field = next((part for part in reversed(loc) if isinstance(part, str)), "")
-        if "input" in error:
-            excerpt = _excerpt(error["input"])
-            if excerpt is None or _SECRET_FIELD.search(field):
-                del error["input"]
-            else:
-                error["input"] = excerpt
-        errors.append(error)
+    found = exc.errors()
+    errors = [_shortened(error) for error in found[:MAX_ERRORS]]
+    if len(found) > MAX_ERRORS:
+        errors.append(
+            {
+                "type": "too_many_errors",
+                "loc": ["body"],
+                "msg": f"{len(found) - MAX_ERRORS} more errors not listed: fix these and "
+                "send again",
+            }
+        )
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def _shortened(error: Any) -> dict[str, Any]:
+    error = dict(error)
+    loc = error.get("loc", ())
+    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    # An unknown key is the client's text: `extra_forbidden` names it in full.
+    error["loc"] = [_excerpt(part) if isinstance(part, str) else part for part in loc]
+    if "input" in error:
+        excerpt = _excerpt(error["input"])
+        if excerpt is None or _SECRET_FIELD.search(field):
+            del error["input"]
+        else:
+            error["input"] = excerpt
+    return error
 
 
 def _excerpt(value: Any) -> Any:

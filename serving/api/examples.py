@@ -20,6 +20,7 @@ ALUNO: JsonDict = {
     "email": "maria.oliveira@example.com",
     "telefone": "+55 11 91234-5678",
     "data_nascimento": "1994-03-17",
+    "idade": 32,
     "plano_id": 3,
     "data_matricula": "2026-02-03T10:15:00-03:00",
     "ativo": True,
@@ -47,6 +48,10 @@ USUARIO: JsonDict = {
 }
 USUARIO_UPDATE: JsonDict = {"role": "recepcao", "ativo": True}
 REFRESH: JsonDict = {"refresh_token": "Jr4w6k0Qm2…"}
+# Request examples carry no checkin_id: a fixed one, copied from the docs for another member or
+# another moment, would be a conflict (the first event stored under it wins). Without one the
+# server generates an id per event; a kiosk sends a new UUID per event and reuses it on retries.
+CHECKIN: JsonDict = {"aluno_id": 42, "tipo": "entrada", "ocorrido_em": "2026-11-28T07:31:05-03:00"}
 CHECKIN_ACCEPTED: JsonDict = {
     "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
     "aluno_id": 42,
@@ -54,24 +59,17 @@ CHECKIN_ACCEPTED: JsonDict = {
     "ocorrido_em": "2026-11-28T07:31:05-03:00",
     "status": "aceito",
 }
-_BATCH_EVENTS: list[JsonDict] = [
-    {
-        "checkin_id": "7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11",
-        "aluno_id": 42,
-        "tipo": "entrada",
-        "ocorrido_em": "2026-11-28T07:31:05-03:00",
-    },
-    {
-        "checkin_id": "0b6e8a52-3f7c-4d0e-a4d2-5f1f7a3c9e20",
-        "aluno_id": 42,
-        "tipo": "saida",
-        "ocorrido_em": "2026-11-28T08:36:40-03:00",
-    },
-]
-CHECKIN_BATCH: JsonDict = {"checkins": list(_BATCH_EVENTS)}
+CHECKIN_BATCH: JsonDict = {
+    "checkins": [
+        CHECKIN,
+        {"aluno_id": 42, "tipo": "saida", "ocorrido_em": "2026-11-28T08:36:40-03:00"},
+    ]
+}
 CHECKIN_BATCH_ACCEPTED: JsonDict = {
     "aceitos": 2,
-    "checkin_ids": [e["checkin_id"] for e in _BATCH_EVENTS],
+    "checkin_ids": ["7d0f3f0e-7a4b-4b8e-9b7e-2f0c8a9b1c11", "0b6e8a52-3f7c-4d0e-a4d2-5f1f7a3c9e20"],
+    "duplicados": 0,
+    "checkin_ids_duplicados": [],
     "status": "aceito",
 }
 FREQUENCIA: JsonDict = {
@@ -114,6 +112,8 @@ RISCO: JsonDict = {
 }
 RISCO_ITEM: JsonDict = RISCO | {
     "nome": "Maria Oliveira",
+    "telefone": "+55 11 91234-5678",
+    "email": "maria.oliveira@example.com",
     "plano_id": 3,
     "plano": "Trimestral",
     "data_matricula": "2026-03-09",
@@ -218,7 +218,15 @@ STATUS_OUT: JsonDict = {
     "postgres": {"status": "ok", "detalhe": None, "latencia_ms": 1.8},
     "rabbitmq": {"status": "ok", "detalhe": None, "latencia_ms": 6.2},
     "redis": {"status": "ok", "detalhe": None, "latencia_ms": 0.4},
-    "filas": [{"fila": "checkin_queue", "mensagens": 0, "consumidores": 1, "dead_letter": 0}],
+    "filas": [
+        {
+            "fila": "checkin_queue",
+            "mensagens": 0,
+            "consumidores": 1,
+            "dead_letter": 2,
+            "dead_letter_motivos": {"checkin_id_conflict": 1, "unknown_member": 1},
+        }
+    ],
     "migracao": "0003",
 }
 CACHE_STATUS: JsonDict = {

@@ -9,14 +9,20 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as EnginePoolTimeout
 
 from serving.api.bad_input import StrictJsonBodies, validation_failed
+from serving.api.body_limits import BodyLimits
 from serving.api.credentials import CredentialCache
-from serving.api.docs import add_swagger_ui
+from serving.api.docs import ASSETS_PATH, add_swagger_ui
 from serving.api.failures import AnswerUnexpectedErrors, log_unexpected
+from serving.api.headers import SecurityHeaders
+from serving.api.login_guard import LoginGuard
+from serving.api.password_hashing import PasswordHashing
 from serving.api.routes import (
     alunos,
     auth,
@@ -56,6 +62,8 @@ async def lifespan(app: FastAPI):
     app.state.engine = engine
     app.state.sessions = async_sessions(engine)
     app.state.cache = Cache(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    app.state.login_guard = LoginGuard(settings, app.state.cache.client)
+    app.state.password_hashing = PasswordHashing(settings)
     app.state.kiosk_keys = CredentialCache()
     app.state.staff_accounts = CredentialCache()
     long_lived_ready: Callable[[], None] | None = app.state.long_lived_ready
@@ -128,8 +136,19 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
-    app.add_middleware(StrictJsonBodies)
-    app.add_middleware(AnswerUnexpectedErrors)  # outermost of ours: also covers the one above
+    # Each add_middleware wraps the ones before it: the last one added sees a request first.
+    app.add_middleware(StrictJsonBodies)  # buffers a body whole: only after BodyLimits
+    app.add_middleware(BodyLimits)
+    app.add_middleware(AnswerUnexpectedErrors)  # also covers the ones above
+    if settings.cors_origins:  # closed unless configured; its answers, even a 500, carry CORS
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            expose_headers=["Retry-After"],
+        )
+    app.add_middleware(SecurityHeaders, cacheable=(f"{ASSETS_PATH}/",))  # on every answer
     app.add_exception_handler(RequestValidationError, validation_failed)
     add_swagger_ui(app)
 
@@ -148,6 +167,19 @@ def create_app(
             )
         log_unexpected(request.method, request.url.path, exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.exception_handler(EnginePoolTimeout)
+    @app.exception_handler(PoolTimeout)
+    async def connections_exhausted(request: Request, exc: Exception) -> JSONResponse:
+        # Every connection of a pool is in use: the server is busy, not broken.
+        log.warning(
+            "no database connection free on %s %s: %s", request.method, request.url.path, exc
+        )
+        return JSONResponse(
+            {"detail": "server busy, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(DatabaseUnavailable)
     async def directory_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:

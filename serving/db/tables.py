@@ -186,6 +186,14 @@ class Job(Base):
         CheckConstraint("estado in ('queued', 'running', 'done', 'failed')", name="ck_jobs_estado"),
         CheckConstraint("progresso between 0 and 1", name="ck_jobs_progresso"),
         Index("ix_jobs_criado", "criado_em"),
+        # At most one pending job per kind and arguments (migration 0007).
+        Index(
+            "uq_jobs_one_pending",
+            "tipo",
+            "parametros",
+            unique=True,
+            postgresql_where=text("estado in ('queued', 'running')"),
+        ),
     )
 
 

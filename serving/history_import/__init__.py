@@ -9,17 +9,26 @@ Three UTF-8 CSV files with a header row (any column order, extra columns ignored
 
 How it loads (one transaction per file, plans first, then members, then check-ins):
 
-1. Before anything is written, every given file is checked as a whole: it exists, it is UTF-8,
-   it has a header with the required columns. A problem there refuses the import
-   (`HistoryImportError`) and nothing is loaded.
+1. Before anything is written, every given file is checked as a whole: a readable file (not a
+   directory), UTF-8, a header with each required column once (unknown columns are ignored and
+   reported). A problem there refuses the import (`HistoryImportError`) and nothing is loaded.
 2. Rows are parsed and checked in Python while they stream into a temporary staging table with
-   COPY; each staged row carries its line number. Rows that fail (bad date, negative price,
-   saida before entrada, duplicate aluno_ref in the file, ...) become `Reject`s.
-3. Checks that need the database (unknown plan, unknown aluno_ref, e-mail of another member) run
-   as set-based queries on the staging table, then one `INSERT ... SELECT ... ON CONFLICT DO
-   NOTHING` per target table loads the rest. Running the same import twice adds nothing:
-   plans are keyed by name, members by aluno_ref, status history by (aluno, instant, state),
-   check-in events by a UUID derived from (aluno_ref, tipo, instant) (`checkin_uuid`).
+   COPY; each staged row carries its line number. A row lists every problem it has (bad date,
+   negative price, saida before entrada, ...), each naming its column; the cells' values go to
+   the rejects file only (`Problem`), not to the console.
+3. Checks that need the database (unknown plan, unknown aluno_ref, e-mail of another member, a
+   history that contradicts the stored one) run as set-based queries on the staging table, then
+   one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` per target table loads the rows without a
+   problem. Running the same import twice adds nothing: plans are keyed by name, members by
+   aluno_ref, status history by (aluno, instant, state), check-in events by a UUID derived
+   from (aluno_ref, tipo, instant) (`checkin_uuid`).
+
+A row repeated in its file (same key, same values) is skipped and counted in `duplicates`,
+apart from the rows `already_present` in the database; the same key with other values is
+rejected. Stored plans and members are never changed: a later export adds a cancellation the
+stored history lacks; a member row with another data_matricula or data_cancelamento than the
+stored ones, and check-ins that contradict a member's imported history (`checkins`), are
+rejected; other columns that differ are counted in `kept_as_stored`.
 
 Timestamps without a zone are in the gym's zone (`GYM_TIMEZONE`); a date alone is midnight
 there. Dates may also be written dd/mm/yyyy. Members' `ativo` follows their latest status
@@ -46,6 +55,7 @@ from serving.history_import.report import (
     FileReport,
     HistoryImportError,
     ImportReport,
+    Problem,
     Reject,
     write_rejects,
 )
@@ -65,6 +75,7 @@ __all__ = [
     "HistoryImportError",
     "ImportReport",
     "Instants",
+    "Problem",
     "Reject",
     "checkin_uuid",
     "import_history",

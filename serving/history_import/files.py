@@ -1,5 +1,6 @@
 """The input files: their expected columns, the whole-file checks done before anything is
-written (exists, UTF-8, header with the required columns), and a CSV reader that counts bytes."""
+written (a readable file, UTF-8, a header with the required columns), and a CSV reader that
+counts bytes."""
 
 import codecs
 import contextlib
@@ -33,30 +34,57 @@ class Source:
     header: list[str]
     index: dict[str, int]
     size: int
+    ignored: tuple[str, ...] = ()  # header columns the import does not read
 
 
 def open_source(path: Path, columns: tuple[str, ...]) -> Source:
+    """The file, checked as a whole; HistoryImportError (one line naming the file and what to
+    do) when it cannot be imported at all."""
     name = path.name
-    if not path.is_file():
+    if path.is_dir():
+        raise HistoryImportError(f"{path}: is a directory, expected a CSV file")
+    if not path.exists():
         raise HistoryImportError(f"{path}: file not found")
-    size = path.stat().st_size
-    check_utf8(path)
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
+    if not path.is_file():
+        raise HistoryImportError(f"{path}: not a regular file, expected a CSV file")
+    try:
+        size = path.stat().st_size
+        check_utf8(path)
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise HistoryImportError(
+            f"{path}: cannot be read ({exc.strerror or exc}); check its permissions"
+        ) from None
     if not first.strip():
         raise HistoryImportError(f"{name}: empty file, expected a header row: {', '.join(columns)}")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise HistoryImportError(
-            f"{name}: missing column{plural} {', '.join(missing)} in the header row "
-            f"(found: {', '.join(h for h in header if h) or 'nothing'}; "
-            f"expected: {', '.join(columns)}); the file was not imported"
-        )
+    _check_header(name, header, columns)
     index = {c: header.index(c) for c in columns}
-    return Source(path, name, delimiter, header, index, size)
+    ignored = tuple(h for h in header if h and h not in columns)
+    return Source(path, name, delimiter, header, index, size, ignored)
+
+
+def _check_header(name: str, header: list[str], columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in header]
+    twice = sorted({c for c in columns if header.count(c) > 1})
+    if twice:
+        raise HistoryImportError(
+            f"{name}: column{_plural(twice)} {', '.join(twice)} appear{'' if twice[1:] else 's'} "
+            "more than once in the header row; the file was not imported"
+        )
+    if missing:
+        unknown = [h for h in header if h and h not in columns]
+        found = f"unknown: {', '.join(unknown)}; " if unknown else ""
+        raise HistoryImportError(
+            f"{name}: missing column{_plural(missing)} {', '.join(missing)} in the header row "
+            f"({found}expected: {', '.join(columns)}); the file was not imported"
+        )
+
+
+def _plural(items: list[str]) -> str:
+    return "s" if len(items) > 1 else ""
 
 
 def check_utf8(path: Path) -> None:

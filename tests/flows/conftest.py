@@ -80,5 +80,6 @@ def api(gym):
 
 
 @pytest.fixture(scope="package")
-def staff_headers(flow_settings) -> dict[str, dict[str, str]]:
+def staff_headers(gym, flow_settings) -> dict[str, dict[str, str]]:
+    # After the gym: loading it empties the users table, and a token's user must exist.
     return {role: auth_headers(flow_settings, role) for role in ("admin", "analista", "recepcao")}

@@ -86,5 +86,6 @@ def api(warehouse):
 
 
 @pytest.fixture(scope="package")
-def staff_headers(churn_settings) -> dict[str, dict[str, str]]:
+def staff_headers(warehouse, churn_settings) -> dict[str, dict[str, str]]:
+    # After the gym: loading it empties the users table, and a token's user must exist.
     return {role: auth_headers(churn_settings, role) for role in ("admin", "analista", "recepcao")}

@@ -1,5 +1,5 @@
 """Swagger UI at /docs works on a machine without internet: the page and everything it loads
-come from the API itself (the `swagger-ui-bundle` package), never from a CDN."""
+come from the API itself (the `fastapi-swagger` package), never from a CDN."""
 
 import re
 

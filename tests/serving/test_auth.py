@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -101,9 +102,18 @@ def test_refresh_returns_a_new_pair_that_works(client, users):
     assert _refresh(client, body["refresh_token"]).status_code == 200
 
 
-def test_a_rotated_refresh_token_is_refused(client, users):
+def _past_the_grace(db, settings) -> None:
+    """As if every rotation happened longer ago than the reuse grace."""
+    db.execute(
+        "update refresh_tokens set usado_em = usado_em - make_interval(secs => %s)",
+        (settings.refresh_reuse_grace_seconds + 1,),
+    )
+
+
+def test_a_rotated_refresh_token_is_refused(client, users, db, settings):
     first = _tokens(client, "recepcao.teste")
     assert _refresh(client, first["refresh_token"]).status_code == 200
+    _past_the_grace(db, settings)
 
     again = _refresh(client, first["refresh_token"])
 
@@ -111,9 +121,10 @@ def test_a_rotated_refresh_token_is_refused(client, users):
     assert again.json() == {"detail": "invalid or expired refresh token"}
 
 
-def test_reusing_a_used_refresh_token_revokes_the_whole_family(client, users):
+def test_reusing_a_used_refresh_token_revokes_the_whole_family(client, users, db, settings):
     first = _tokens(client, "recepcao.teste")
     newest = _refresh(client, first["refresh_token"]).json()["refresh_token"]
+    _past_the_grace(db, settings)
     assert _refresh(client, first["refresh_token"]).status_code == 401  # replay: theft
 
     response = _refresh(client, newest)
@@ -121,15 +132,53 @@ def test_reusing_a_used_refresh_token_revokes_the_whole_family(client, users):
     assert response.status_code == 401
 
 
-def test_reuse_does_not_revoke_other_sessions_of_the_same_user(client, users):
+def test_reuse_does_not_revoke_other_sessions_of_the_same_user(client, users, db, settings):
     stolen = _tokens(client, "recepcao.teste")
     other_device = _tokens(client, "recepcao.teste")
     _refresh(client, stolen["refresh_token"])
+    _past_the_grace(db, settings)
     _refresh(client, stolen["refresh_token"])
 
     response = _refresh(client, other_device["refresh_token"])
 
     assert response.status_code == 200
+
+
+def test_two_refreshes_with_one_token_at_once_both_get_a_working_pair(client, users):
+    """Two tabs (or a retry after a lost answer) refresh with the same token at once: the
+    user stays logged in on both, instead of the second looking like a stolen token."""
+    first = _tokens(client, "recepcao.teste")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: _refresh(client, first["refresh_token"]), range(2)))
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    pairs = [a.json() for a in answers]
+    assert pairs[0]["refresh_token"] != pairs[1]["refresh_token"]
+    for pair in pairs:
+        assert client.get("/planos", headers=_bearer(pair["access_token"])).status_code == 200
+        assert _refresh(client, pair["refresh_token"]).status_code == 200
+
+
+def test_a_token_reused_within_the_grace_keeps_the_family_alive(client, users):
+    first = _tokens(client, "recepcao.teste")
+    newest = _refresh(client, first["refresh_token"]).json()["refresh_token"]
+
+    again = _refresh(client, first["refresh_token"])
+
+    assert again.status_code == 200
+    assert _refresh(client, newest).status_code == 200
+
+
+def test_the_grace_does_not_stretch_with_each_reuse(client, users, db, settings):
+    """The grace runs from the token's first rotation: reusing it within the grace does not
+    buy a new one."""
+    first = _tokens(client, "recepcao.teste")
+    assert _refresh(client, first["refresh_token"]).status_code == 200
+    assert _refresh(client, first["refresh_token"]).status_code == 200  # within the grace
+    _past_the_grace(db, settings)
+
+    assert _refresh(client, first["refresh_token"]).status_code == 401
 
 
 def test_expired_refresh_token_is_401(client, users, db):

@@ -98,7 +98,10 @@ def test_batch_lands_every_distinct_event(client, headers, make_member, worker, 
     )
 
     assert response.status_code == 202, response.text
-    assert response.json()["aceitos"] == 1300
+    answer = response.json()
+    assert answer["aceitos"] == 1200 and answer["duplicados"] == 100
+    assert answer["checkin_ids"] == [e["checkin_id"] for e in events[:1200]]
+    assert answer["checkin_ids_duplicados"] == [e["checkin_id"] for e in events[:100]]
     assert wait_until(lambda: count(db, "select count(*) from checkins") == 1200)
 
 

@@ -49,14 +49,14 @@ def test_exactly_once_while_the_consumer_is_killed_mid_stream(
     killer = threading.Thread(target=chaos)
     killer.start()
     try:
-        ids: list[str] = []
+        member_of: dict[str, int] = {}  # each check-in's member, so a retry resends its event
         for _ in range(2500):
-            if ids and rng.random() < 0.25:
-                checkin_id = rng.choice(ids)  # a kiosk retry
+            if member_of and rng.random() < 0.25:
+                checkin_id = rng.choice(list(member_of))  # a kiosk retry: the same event again
             else:
                 checkin_id = str(uuid.uuid4())
-                ids.append(checkin_id)
-            response = _post(client, headers, rng.choice(members), checkin_id)
+                member_of[checkin_id] = rng.choice(members)
+            response = _post(client, headers, member_of[checkin_id], checkin_id)
             sent += 1
             if response.status_code == 202:
                 accepted.add(checkin_id)

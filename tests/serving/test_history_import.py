@@ -1,8 +1,5 @@
 """`gympulse import`: history from another system's CSV files, against the real database."""
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,11 +10,10 @@ import pytest
 from serving.history_import import (
     CHECKIN_NAMESPACE,
     HistoryImportError,
-    Reject,
     checkin_uuid,
     import_history,
 )
-from tests.support import TEST_ENV, count
+from tests.support import count
 
 PLANOS = """nome,valor_mensal,duracao_meses
 Mensal,129.90,1
@@ -62,6 +58,11 @@ def run(files: dict[str, Path], settings, **only: bool):
         redis_url=settings.redis_url,
         progress=False,
     )
+
+
+def reasons(report) -> list[tuple[str, int, str]]:
+    """The rejects as the rejects file lists them: file, line, every problem with its values."""
+    return [(r.file, r.line, r.reason) for r in report.rejects]
 
 
 def snapshot(db) -> dict[str, list[tuple]]:
@@ -229,25 +230,39 @@ def test_rejects_with_file_line_and_reason_while_good_rows_load(db, settings, tm
         progress=False,
     )
 
-    assert report.rejects == [
-        Reject("planos.csv", 3, "negative valor_mensal: '-10'"),
-        Reject("planos.csv", 4, "bad valor_mensal: 'abc'"),
-        Reject("planos.csv", 5, "duplicate plan 'Trimestral' (first at line 2)"),
-        Reject("planos.csv", 6, "duracao_meses must be between 1 and 60: '99'"),
-        Reject("alunos.csv", 3, "bad date in data_nascimento: '1990-13-45'"),
-        Reject("alunos.csv", 4, "unknown plan 'Ouro'"),
-        Reject("alunos.csv", 5, "duplicate aluno_ref 'B1' (first at line 2)"),
-        Reject("alunos.csv", 6, "data_cancelamento before data_matricula"),
-        Reject("alunos.csv", 7, "email 'TAKEN@example.com' already belongs to another member"),
-        Reject("alunos.csv", 8, "bad email: 'sem-arroba'"),
-        Reject("alunos.csv", 9, "expected 8 columns, found 2"),
-        Reject("alunos.csv", 10, "unknown plan 'Promo'"),
-        Reject("checkins.csv", 3, "unknown aluno_ref 'ZZ'"),
-        Reject("checkins.csv", 4, "saida before entrada"),
-        Reject("checkins.csv", 5, "bad timestamp in entrada: 'ontem'"),
-        Reject("checkins.csv", 6, "bad timestamp in saida: 'depois'"),
-        Reject("checkins.csv", 7, "missing aluno_ref"),
-        Reject("checkins.csv", 8, "unknown aluno_ref 'B2'"),  # B2 itself was rejected
+    assert reasons(report) == [
+        ("planos.csv", 3, "negative valor_mensal: '-10'"),
+        ("planos.csv", 4, "valor_mensal is not a number: 'abc'"),
+        ("planos.csv", 5, "plan 'Trimestral' appears again with other values (first at line 2)"),
+        ("planos.csv", 6, "duracao_meses must be between 1 and 60: '99'"),
+        (
+            "alunos.csv",
+            3,
+            "data_nascimento is not a date (use AAAA-MM-DD or DD/MM/AAAA): '1990-13-45'",
+        ),
+        ("alunos.csv", 4, "unknown plan 'Ouro'"),
+        ("alunos.csv", 5, "aluno_ref 'B1' appears again with other values (first at line 2)"),
+        ("alunos.csv", 6, "data_cancelamento before data_matricula"),
+        ("alunos.csv", 7, "email already belongs to another member: 'TAKEN@example.com'"),
+        ("alunos.csv", 8, "email is not a valid e-mail address: 'sem-arroba'"),
+        ("alunos.csv", 9, "expected 8 columns, found 2"),
+        ("alunos.csv", 10, "unknown plan 'Promo'"),
+        ("checkins.csv", 3, "unknown aluno_ref 'ZZ'"),
+        ("checkins.csv", 4, "saida before entrada"),
+        (
+            "checkins.csv",
+            5,
+            "entrada is not a date and time (use AAAA-MM-DD HH:MM[:SS] or DD/MM/AAAA HH:MM): "
+            "'ontem'",
+        ),
+        (
+            "checkins.csv",
+            6,
+            "saida is not a date and time (use AAAA-MM-DD HH:MM[:SS] or DD/MM/AAAA HH:MM): "
+            "'depois'",
+        ),
+        ("checkins.csv", 7, "missing aluno_ref"),
+        ("checkins.csv", 8, "unknown aluno_ref 'B2'"),  # B2 itself was rejected
     ]
     assert [(f.read, f.rejected, f.inserted) for f in report.files] == [
         (5, 4, 1),
@@ -330,59 +345,217 @@ def test_missing_column_refuses_before_anything_loads(db, settings, tmp_path, fi
         )
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", "import", *args],
-        env={**os.environ, **TEST_ENV},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_cli_exit_codes_and_no_traceback(db, settings, tmp_path, files):
-    bad_checkins = write(
-        tmp_path, "more.csv", CHECKINS + "NOPE,2025-06-05 07:00,\nA1,2025-13-01 07:00,\n"
-    )
-    rejects = tmp_path / "out" / "rejects.csv"
-    done = _cli(
-        "--planos", str(files["planos"]), "--alunos", str(files["alunos"]),
-        "--checkins", str(bad_checkins), "--rejects", str(rejects), "--no-progress",
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "more.csv: 6 rows read, 2 rejected; 7 events inserted, 0 already present" in done.stdout
-    assert rejects.read_text().splitlines() == [
-        "file,line,reason",
-        "more.csv,6,unknown aluno_ref 'NOPE'",
-        "more.csv,7,bad timestamp in entrada: '2025-13-01 07:00'",
-    ]
-
-    # The default rejects file, under ./var.
-    again = _cli("--checkins", str(bad_checkins), "--no-progress", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
-    assert "0 events inserted, 7 already present" in again.stdout
-    assert len(list((tmp_path / "var").glob("import-rejects-*.csv"))) == 1
-
-    missing = write(tmp_path, "planos2.csv", "nome,valor\nX,1\n")
-    refused = _cli("--planos", str(missing), "--no-progress", cwd=tmp_path)
-    assert refused.returncode == 1
-    assert "missing columns valor_mensal, duracao_meses" in refused.stderr
-    assert "Traceback" not in refused.stderr + refused.stdout
-
-    latin1 = write(tmp_path, "latin1.csv", PLANOS + "Promoção,10,1\n", encoding="latin-1")
-    refused = _cli("--planos", str(latin1), "--no-progress", cwd=tmp_path)
-    assert refused.returncode == 1
-    assert "not UTF-8 (invalid byte at line 4)" in refused.stderr
-    assert "Traceback" not in refused.stderr + refused.stdout
-
-
-# --- one rule for the API and the import (serving.rules) ------------------------------------
-
 ALUNOS_HEADER = (
     "aluno_ref,nome,email,telefone,data_nascimento,plano,data_matricula,data_cancelamento\n"
 )
+
+
+def _import(settings, planos=None, alunos=None, checkins=None):
+    return import_history(
+        planos,
+        alunos,
+        checkins,
+        database_url=settings.database_url,
+        gym_timezone=settings.gym_timezone,
+        redis_url=settings.redis_url,
+        progress=False,
+    )
+
+
+def test_a_rejected_row_lists_every_problem_and_the_console_text_holds_no_values(
+    db, settings, tmp_path, files
+):
+    run(files, settings, planos=True)
+    planos = write(tmp_path, "planos2.csv", "nome,valor_mensal,duracao_meses\nPromo,abc,0\n")
+    alunos = write(
+        tmp_path,
+        "alunos2.csv",
+        ALUNOS_HEADER + "B1,,bea@@example,9999999999999999999999999999999999999999999,"
+        "31/02/1990,Ouro,2026-13-01,ontem\n",
+    )
+    checkins = write(tmp_path, "checkins2.csv", "aluno_ref,entrada,saida\n,hoje,depois\n")
+
+    report = _import(settings, planos, alunos, checkins)
+
+    date_hint = "is not a date (use AAAA-MM-DD or DD/MM/AAAA)"
+    time_hint = "is not a date and time (use AAAA-MM-DD HH:MM[:SS] or DD/MM/AAAA HH:MM)"
+    assert reasons(report) == [
+        (
+            "planos2.csv",
+            2,
+            "valor_mensal is not a number: 'abc'; duracao_meses must be between 1 and 60: '0'",
+        ),
+        (
+            "alunos2.csv",
+            2,
+            "missing nome; email is not a valid e-mail address: 'bea@@example'; "
+            "telefone longer than 40 characters; "
+            f"data_nascimento {date_hint}: '31/02/1990'; data_matricula {date_hint}: "
+            f"'2026-13-01'; data_cancelamento {date_hint}: 'ontem'; unknown plan 'Ouro'",
+        ),
+        ("checkins2.csv", 2, f"missing aluno_ref; entrada {time_hint}: 'hoje'; "
+         f"saida {time_hint}: 'depois'"),
+    ]  # fmt: skip
+    # What the console shows: the columns and the problems, not the member's data.
+    member = report.rejects[1].summary
+    assert member.startswith("missing nome; email is not a valid e-mail address; telefone")
+    assert "bea@@example" not in member and "31/02/1990" not in member
+    assert [f.inserted for f in report.files] == [0, 0, 0]
+
+
+def test_rows_repeated_in_the_file_are_duplicates_not_already_present(db, settings, tmp_path):
+    twice = {
+        "planos": write(tmp_path, "planos.csv", PLANOS + "Mensal,129.90,1\n"),
+        "alunos": write(tmp_path, "alunos.csv", ALUNOS + ALUNOS.splitlines()[1] + "\n"),
+        "checkins": write(tmp_path, "checkins.csv", CHECKINS + CHECKINS.split("\n", 1)[1]),
+    }
+
+    first = run(twice, settings)
+
+    assert first.rejects == []
+    counts = [(f.read, f.inserted, f.already_present, f.duplicates) for f in first.files]
+    assert counts == [(3, 2, 0, 1), (4, 3, 0, 1), (8, 7, 0, 7)]
+    assert count(db, "select count(*) from checkins") == 7
+
+    again = run(twice, settings)
+
+    counts = [(f.inserted, f.already_present, f.duplicates) for f in again.files]
+    assert counts == [(0, 2, 1), (0, 3, 1), (0, 7, 7)]
+
+
+def test_a_second_different_history_of_the_same_members_is_refused(db, settings, tmp_path, files):
+    run(files, settings)
+    before = snapshot(db)["checkins"]
+    other_gym = write(
+        tmp_path,
+        "other_gym.csv",
+        "aluno_ref,entrada,saida\n"
+        "A1,2025-06-02 07:30:00,2025-06-02 08:45:00\n"  # as stored: already present
+        "A1,2025-06-03 12:00:00,2025-06-03 13:00:00\n"  # new, inside A1's stored span
+        "A1,2025-07-01 07:00:00,\n"  # new, after the span: not loaded either
+        "A2,2025-06-02T10:00:00Z,2025-06-02T11:00:00Z\n"  # as stored
+        "A2,2025-06-09T10:00:00Z,\n",  # after A2's span, nothing contradicts: loads
+    )
+
+    report = _import(settings, checkins=other_gym)
+
+    contradiction = "contradicts the stored history of member A1 (none of its new rows loaded)"
+    assert [(r.line, r.summary) for r in report.rejects] == [
+        (3, contradiction),
+        (4, contradiction),
+    ]
+    assert report.rejects[0].reason == (
+        f"{contradiction}: this file has other check-ins than the ones imported before "
+        "between 2025-06-02 and 2025-06-04"
+    )
+    rep = report.checkins
+    assert (rep.read, rep.rejected, rep.inserted, rep.already_present) == (5, 2, 1, 4)
+    after = snapshot(db)["checkins"]
+    assert len(after) == len(before) + 1
+    assert set(before) < set(after)
+
+
+def test_a_later_export_extends_the_stored_history(db, settings, tmp_path, files):
+    first = write(
+        tmp_path,
+        "first.csv",
+        "aluno_ref,entrada,saida\nA1,2025-06-02 07:30:00,2025-06-02 08:45:00\n"
+        "A1,2025-06-04 07:35:00,\n",  # still in the gym when the old system exported
+    )
+    run(files, settings, planos=True, alunos=True)
+    _import(settings, checkins=first)
+    later = write(
+        tmp_path,
+        "later.csv",
+        "aluno_ref,entrada,saida\nA1,2025-05-20 07:00:00,2025-05-20 08:00:00\n"
+        "A1,2025-06-02 07:30:00,2025-06-02 08:45:00\n"
+        "A1,2025-06-04 07:35:00,2025-06-04 09:00:00\n"  # now with its exit
+        "A1,2025-06-06 07:00:00,\n",
+    )
+
+    report = _import(settings, checkins=later)
+
+    assert report.rejects == []
+    assert (report.checkins.inserted, report.checkins.already_present) == (4, 3)
+    assert count(db, "select count(*) from checkins") == 7
+
+
+def test_a_member_row_that_contradicts_the_stored_member_is_rejected(db, settings, tmp_path, files):
+    run(files, settings, planos=True, alunos=True)
+    before = snapshot(db)
+    other = write(
+        tmp_path,
+        "alunos2.csv",
+        ALUNOS_HEADER + "A1,Ana Souza,ana@example.com,11 99999-0001,1990-04-01,Mensal,"
+        "2025-03-01,\n"  # joined on another day
+        "A2,Bruno Lima,bruno@example.com,,15/08/1985,Anual,2025-02-01 09:00:00,2025-10-15\n"
+        "A3,Carla Dias,,11 3333-0000,,Anual,2025-03-05T18:30:00-03:00,\n",  # plan, phone
+    )
+
+    report = _import(settings, alunos=other)
+
+    assert reasons(report) == [
+        (
+            "alunos2.csv",
+            2,
+            "data_matricula contradicts the stored member A1: file 2025-03-01, stored 2025-01-10",
+        ),
+        (
+            "alunos2.csv",
+            3,
+            "data_cancelamento contradicts the stored member A2: "
+            "file 2025-10-15, stored 2025-09-30",
+        ),
+    ]
+    assert report.rejects[0].summary == "data_matricula contradicts the stored member A1"
+    assert (report.alunos.inserted, report.alunos.already_present) == (0, 1)
+    assert report.alunos.kept_as_stored == {"telefone": 1, "plano": 1}
+    assert (report.status_inserted, report.members_updated) == (0, 0)
+    assert snapshot(db) == before
+
+
+def test_whole_file_problems_are_one_line_each(db, settings, tmp_path, monkeypatch):
+    cases = {
+        tmp_path: f"{tmp_path}: is a directory, expected a CSV file",
+        write(tmp_path, "empty.csv", ""): "empty.csv: empty file, expected a header row: nome, "
+        "valor_mensal, duracao_meses",
+        write(tmp_path, "twice.csv", "nome,nome,valor_mensal,duracao_meses\n"): "twice.csv: "
+        "column nome appears more than once in the header row; the file was not imported",
+        write(tmp_path, "typo.csv", "nome,valor,duracao_meses,cor\nX,1,1,azul\n"): "typo.csv: "
+        "missing column valor_mensal in the header row (unknown: valor, cor; expected: nome, "
+        "valor_mensal, duracao_meses); the file was not imported",
+    }
+    for path, message in cases.items():
+        with pytest.raises(HistoryImportError) as refused:
+            _import(settings, planos=path)
+        assert str(refused.value) == message
+
+    locked = write(tmp_path, "locked.csv", PLANOS)
+    real_open = Path.open
+
+    def open_refused(self, *args, **kwargs):  # the tests run as root: chmod would not refuse
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_refused)
+    with pytest.raises(HistoryImportError) as refused:
+        _import(settings, planos=locked)
+    assert (
+        str(refused.value) == f"{locked}: cannot be read (Permission denied); check its permissions"
+    )
+    assert count(db, "select count(*) from planos") == 0
+
+
+def test_unknown_columns_are_ignored_and_reported(db, settings, tmp_path):
+    planos = write(tmp_path, "planos.csv", "nome,valor_mensal,duracao_meses,Cor\nX,1,1,azul\n")
+
+    report = _import(settings, planos=planos)
+
+    assert (report.planos.inserted, report.planos.ignored_columns) == (1, ("cor",))
+
+
+# --- one rule for the API and the import (serving.rules) ------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -487,7 +660,7 @@ def test_an_email_is_accepted_refused_and_stored_alike_by_the_api_and_the_import
         redis_url=settings.redis_url,
         progress=False,
     )
-    refused_by_import = {r.line - 2: r.reason for r in report.rejects}
+    refused_by_import = {line - 2: reason for _, line, reason in reasons(report)}
     imported = dict(db.execute("select aluno_ref, email from alunos where aluno_ref like 'I%'"))
     # The same strings through the API next: first free them (e-mails are unique).
     db.execute("truncate checkins, alunos_status_historico, alunos cascade")
@@ -500,7 +673,7 @@ def test_an_email_is_accepted_refused_and_stored_alike_by_the_api_and_the_import
         )
         if stored is None:
             assert api.status_code == 422, (email, api.text)
-            assert refused_by_import[i] == f"bad email: '{email}'"
+            assert refused_by_import[i] == f"email is not a valid e-mail address: '{email}'"
         else:
             assert api.status_code == 201, (email, api.text)
             assert api.json()["email"] == stored
@@ -530,9 +703,7 @@ def test_birth_date_before_1900_is_refused_by_the_api_and_the_import(
     )
 
     assert api.status_code == 422
-    assert report.rejects == [
-        Reject("alunos.csv", 2, "data_nascimento before 1900-01-01: '1899-12-31'")
-    ]
+    assert reasons(report) == [("alunos.csv", 2, "data_nascimento before 1900-01-01: '1899-12-31'")]
 
 
 def test_member_text_limits_are_the_same_for_the_api_and_the_import(
@@ -564,4 +735,4 @@ def test_member_text_limits_are_the_same_for_the_api_and_the_import(
             progress=False,
         )
         assert api.status_code == 422, field
-        assert report.rejects == [Reject("alunos.csv", 2, reason)], field
+        assert reasons(report) == [("alunos.csv", 2, reason)], field

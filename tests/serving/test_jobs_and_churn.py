@@ -22,7 +22,12 @@ def _score(db, member: int, probability: float, tier: str, version: str = "3") -
     )
 
 
-def test_model_update_queues_a_job_that_can_be_followed(client, headers, rabbit):
+def test_model_update_queues_a_job_that_can_be_followed(client, headers, rabbit, db, member):
+    db.execute(  # the data starts before the day asked for
+        "insert into checkins (checkin_id, aluno_id, tipo, ocorrido_em) "
+        "values (%s, %s, 'entrada', '2026-01-05 09:00-03')",
+        (uuid.uuid4(), member),
+    )
     response = client.post(
         "/admin/atualizar-modelo", json={"data_referencia": "2026-10-31"}, headers=headers["admin"]
     )

@@ -375,7 +375,8 @@ def test_without_a_warehouse_the_month_kpis_say_so(db, engine, gym):
 # --- API ------------------------------------------------------------------------------------
 
 
-def test_requesting_a_report_queues_a_job(client, headers, rabbit, db):
+def test_requesting_a_report_queues_a_job(client, headers, rabbit, db, member):
+    tap(db, member, "entrada", at("09:00", date(2026, 1, 5)))  # the data starts before the day
     response = client.post(
         "/relatorios/diario", json={"data": "2026-11-26"}, headers=headers["analista"]
     )
@@ -477,7 +478,8 @@ def test_front_desk_cannot_see_reports(client, headers, engine, gym, method, pat
     assert response.status_code == 403
 
 
-def test_batch_scoring_queues_a_job(client, headers, rabbit, db):
+def test_batch_scoring_queues_a_job(client, headers, rabbit, db, member):
+    tap(db, member, "entrada", at("09:00", date(2026, 1, 5)))  # the data starts before the day
     response = client.post(
         "/admin/calcular-churn", json={"data_referencia": "2026-11-28"}, headers=headers["admin"]
     )

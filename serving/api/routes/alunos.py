@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -5,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from serving import personal_data
 from serving.api.deps import (
     CacheDep,
     FrontDeskDep,
@@ -29,6 +31,7 @@ from serving.api.schemas import (
     StatusPublic,
 )
 from serving.cache import frequency_key
+from serving.config import Settings
 from serving.db.tables import Aluno, AlunoStatus, Plano
 from serving.visits import Period, member_frequency
 
@@ -72,7 +75,25 @@ async def _email_taken(session, email: str, except_id: int | None = None) -> boo
     return bool(await session.scalar(query))
 
 
-async def _detail(session, aluno: Aluno) -> AlunoDetail:
+def _as_seen(
+    aluno: Aluno, who: Principal, view: personal_data.View, settings: Settings
+) -> AlunoPublic:
+    """The member with its e-mail, phone and birth date as the caller's role sees them here.
+    Read from the validated model: after an update the row holds the body's JSON values."""
+    member = AlunoPublic.model_validate(aluno)
+    shown = personal_data.disclose(
+        who.role,
+        view,
+        email=member.email,
+        telefone=member.telefone,
+        data_nascimento=member.data_nascimento,
+        today=datetime.now(settings.tz).date(),
+    )
+    return member.model_copy(update=dataclasses.asdict(shown))
+
+
+async def _detail(session, aluno: Aluno, who: Principal, settings: Settings) -> AlunoDetail:
+    """The member's detail view: every answer about one member (read, registered, changed)."""
     plano = await session.get(Plano, aluno.plano_id)
     history = (
         await session.execute(
@@ -82,7 +103,7 @@ async def _detail(session, aluno: Aluno) -> AlunoDetail:
         )
     ).scalars()
     return AlunoDetail(
-        **AlunoPublic.model_validate(aluno).model_dump(),
+        **_as_seen(aluno, who, personal_data.DETAIL, settings).model_dump(),
         plano=PlanoPublic.model_validate(plano),
         historico_status=[StatusPublic.model_validate(s) for s in history],
     )
@@ -97,9 +118,12 @@ async def _detail(session, aluno: Aluno) -> AlunoDetail:
         **BAD_PLAN,
     },
 )
-async def register_member(body: AlunoCreate, session: SessionDep, who: FrontDeskDep) -> AlunoDetail:
+async def register_member(
+    body: AlunoCreate, session: SessionDep, settings: SettingsDep, who: FrontDeskDep
+) -> AlunoDetail:
     """Register a member (admin, recepcao). The member starts active; the activation is the
-    first entry of its status history."""
+    first entry of its status history. The answer is the member's detail as the caller's role
+    sees it."""
     await _active_plan_or_422(session, body.plano_id)
     if await _email_taken(session, str(body.email)):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
@@ -122,13 +146,14 @@ async def register_member(body: AlunoCreate, session: SessionDep, who: FrontDesk
         )
     )
     await session.commit()
-    return await _detail(session, aluno)
+    return await _detail(session, aluno, who, settings)
 
 
 @router.get("/alunos", response_model=Page[AlunoPublic])
 async def search_members(
     session: SessionDep,
-    _: StaffDep,
+    settings: SettingsDep,
+    who: StaffDep,
     q: Annotated[
         str | None, Query(max_length=100, pattern=NO_NUL, description="Name or e-mail contains")
     ] = None,
@@ -137,7 +162,9 @@ async def search_members(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page:
-    """Search and page through members (any staff role)."""
+    """Search and page through members (any staff role). A list shows e-mail and phone masked
+    to analista and recepcao, the birth date to admin only (analista: the age); the member's
+    detail (`GET /aluno/{id}`) has what each role needs of one member."""
     query = select(Aluno)
     if q:
         pattern = (
@@ -154,13 +181,18 @@ async def search_members(
     rows = await session.execute(
         query.order_by(Aluno.nome, Aluno.id).limit(page_size).offset((page - 1) * page_size)
     )
-    return Page(data=list(rows.scalars()), count=count or 0, page=page, page_size=page_size)
+    data = [_as_seen(aluno, who, personal_data.LIST, settings) for aluno in rows.scalars()]
+    return Page(data=data, count=count or 0, page=page, page_size=page_size)
 
 
 @router.get("/aluno/{aluno_id}", response_model=AlunoDetail, responses=NOT_FOUND)
-async def get_member(aluno_id: AlunoId, session: SessionDep, _: StaffDep) -> AlunoDetail:
-    """A member with its plan and status history (any staff role)."""
-    return await _detail(session, await member_or_404(session, aluno_id))
+async def get_member(
+    aluno_id: AlunoId, session: SessionDep, settings: SettingsDep, who: StaffDep
+) -> AlunoDetail:
+    """A member with its plan and status history (any staff role). E-mail and phone in full to
+    every staff role (to call, confirm identity, correct them); the birth date to admin and
+    recepcao, to analista only as the age."""
+    return await _detail(session, await member_or_404(session, aluno_id), who, settings)
 
 
 @router.put(
@@ -173,7 +205,12 @@ async def get_member(aluno_id: AlunoId, session: SessionDep, _: StaffDep) -> Alu
     },
 )
 async def update_member(
-    aluno_id: AlunoId, body: AlunoUpdate, session: SessionDep, cache: CacheDep, _: FrontDeskDep
+    aluno_id: AlunoId,
+    body: AlunoUpdate,
+    session: SessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    who: FrontDeskDep,
 ) -> AlunoDetail:
     """Replace a member's details (admin, recepcao). Status changes go through
     `/ativar` and `/desativar` so they enter the history."""
@@ -187,11 +224,18 @@ async def update_member(
     aluno.atualizado_em = datetime.now(UTC)
     await session.commit()
     await cache.invalidate_member(aluno_id)
-    return await _detail(session, aluno)
+    return await _detail(session, aluno, who, settings)
 
 
 async def _change_status(
-    session, cache, members, aluno_id: int, ativo: bool, body: StatusChange | None, who: Principal
+    session,
+    cache,
+    members,
+    settings: Settings,
+    aluno_id: int,
+    ativo: bool,
+    body: StatusChange | None,
+    who: Principal,
 ) -> AlunoDetail:
     aluno = await member_or_404(session, aluno_id, lock=True)
     if aluno.ativo == ativo:
@@ -212,7 +256,7 @@ async def _change_status(
     await session.commit()
     await members.announce(aluno_id)
     await cache.invalidate_member(aluno_id)
-    return await _detail(session, aluno)
+    return await _detail(session, aluno, who, settings)
 
 
 @router.patch(
@@ -225,11 +269,12 @@ async def activate_member(
     session: SessionDep,
     cache: CacheDep,
     members: MembersDep,
+    settings: SettingsDep,
     who: FrontDeskDep,
     body: StatusChange | None = None,
 ) -> AlunoDetail:
     """Reactivate a member (admin, recepcao); appends to the status history."""
-    return await _change_status(session, cache, members, aluno_id, True, body, who)
+    return await _change_status(session, cache, members, settings, aluno_id, True, body, who)
 
 
 @router.patch(
@@ -242,11 +287,12 @@ async def deactivate_member(
     session: SessionDep,
     cache: CacheDep,
     members: MembersDep,
+    settings: SettingsDep,
     who: FrontDeskDep,
     body: StatusChange | None = None,
 ) -> AlunoDetail:
     """Deactivate (cancel) a member (admin, recepcao); this date is the churn event."""
-    return await _change_status(session, cache, members, aluno_id, False, body, who)
+    return await _change_status(session, cache, members, settings, aluno_id, False, body, who)
 
 
 @router.get(

@@ -1,14 +1,16 @@
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving.api.deps import AdminDep, SessionDep, SettingsDep
+from serving.api.login_guard import LoginGuardDep, client_address
+from serving.api.password_hashing import PasswordHashingDep
 from serving.api.schemas import (
     Message,
     RefreshRequest,
@@ -17,13 +19,13 @@ from serving.api.schemas import (
     UsuarioPublic,
     UsuarioUpdate,
 )
+from serving.config import Settings
 from serving.db.tables import RefreshToken, Usuario
 from serving.security import (
     create_access_token,
     hash_password,
     new_refresh_token,
     sha256_hex,
-    verify_password,
 )
 from serving.vocabulary import ADMIN
 
@@ -32,12 +34,39 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 # Verifying a wrong username still costs one argon2 check, so timing does not reveal users.
 _DUMMY_HASH = hash_password("not-a-real-password")
 
+_RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+}
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Message,
+        "description": "Too many failed attempts from this client address (or, for a login, "
+        "for this username) in the last minute",
+        "headers": _RETRY_AFTER_HEADER,
+    },
+}
+HASHING_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": Message,
+        "description": "Too many password checks at once (or no database connection free)",
+        "headers": _RETRY_AFTER_HEADER,
+    },
+}
 
-async def _issue(session, settings, user: Usuario, family: uuid.UUID | None = None) -> TokenPair:
+
+async def _issue(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: int,
+    username: str,
+    role: str,
+    family: uuid.UUID | None = None,
+) -> TokenPair:
     refresh = new_refresh_token()
     session.add(
         RefreshToken(
-            usuario_id=user.id,
+            usuario_id=user_id,
             token_hash=sha256_hex(refresh),
             familia=family or uuid.uuid4(),
             expira_em=datetime.now(UTC) + timedelta(days=settings.refresh_token_days),
@@ -45,83 +74,136 @@ async def _issue(session, settings, user: Usuario, family: uuid.UUID | None = No
     )
     await session.commit()
     return TokenPair(
-        access_token=create_access_token(
-            settings, user_id=user.id, username=user.username, role=user.role
-        ),
+        access_token=create_access_token(settings, user_id=user_id, username=username, role=role),
         refresh_token=refresh,
         expires_in=settings.access_token_minutes * 60,
-        role=user.role,
+        role=role,
     )
 
 
 @router.post(
     "/token",
     response_model=TokenPair,
-    responses={401: {"model": Message, "description": "Wrong username or password"}},
+    responses={
+        401: {"model": Message, "description": "Wrong username or password"},
+        **THROTTLED,
+        **HASHING_BUSY,
+    },
 )
 async def login(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    guard: LoginGuardDep,
+    hashing: PasswordHashingDep,
 ) -> TokenPair:
-    """Exchange username and password (OAuth2 form) for an access and a refresh token."""
+    """Exchange username and password (OAuth2 form) for an access and a refresh token.
+    Failed attempts are limited per username and per client address (429)."""
+    address = client_address(request)
+    await guard.check_login(form.username, address)
     user = None
     if "\x00" not in form.username:  # PostgreSQL cannot even compare it: no such user
         user = (
             await session.execute(
-                select(Usuario).where(func.lower(Usuario.username) == form.username.lower())
+                select(
+                    Usuario.id, Usuario.username, Usuario.role, Usuario.ativo, Usuario.senha_hash
+                ).where(func.lower(Usuario.username) == form.username.lower())
             )
-        ).scalar_one_or_none()
-    valid = await run_in_threadpool(
-        verify_password, user.senha_hash if user else _DUMMY_HASH, form.password
+        ).one_or_none()
+    # Ends the read: its connection goes back to the pool while the password is checked.
+    await session.rollback()
+    valid = await hashing.verify(
+        user.senha_hash if user else _DUMMY_HASH,
+        form.password,
+        # Checked again once the hash is ours: of a burst that queued together, only the
+        # attempts still within the limits cost a hash.
+        admit=lambda: guard.check_login(form.username, address),
     )
     if user is None or not valid or not user.ativo:
+        await guard.login_failed(form.username, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return await _issue(session, settings, user)
+    await guard.login_succeeded(form.username)
+    return await _issue(session, settings, user_id=user.id, username=user.username, role=user.role)
 
 
-@router.post(
-    "/refresh",
-    response_model=TokenPair,
-    responses={401: {"model": Message, "description": "Unknown, expired or reused token"}},
-)
-async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
-    """Rotate a refresh token: the old one stops working. Presenting a used token again
-    revokes its whole family (it was probably stolen)."""
+class _Refused(Exception):
+    """The refresh token is unknown, expired, revoked or reused, or its user cannot log in."""
+
+
+async def _rotate(session: AsyncSession, settings: Settings, presented: str) -> TokenPair:
     now = datetime.now(UTC)
     token = (
         await session.execute(
             select(RefreshToken)
-            .where(RefreshToken.token_hash == sha256_hex(body.refresh_token))
+            .where(RefreshToken.token_hash == sha256_hex(presented))
             .with_for_update()
         )
     ).scalar_one_or_none()
-    denied = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail="invalid or expired refresh token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
     if token is None:
-        raise denied
-    if token.usado_em is not None or token.revogado_em is not None:
+        raise _Refused
+    grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+    # A token rotated a moment ago is a second tab or a retry, not a thief: it gets a pair too.
+    replayed = token.usado_em is not None and now - token.usado_em > grace
+    if replayed or token.revogado_em is not None:
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.familia == token.familia, RefreshToken.revogado_em.is_(None))
             .values(revogado_em=now)
         )
         await session.commit()
-        raise denied
+        raise _Refused
     if token.expira_em <= now:
-        raise denied
+        raise _Refused
     user = await session.get(Usuario, token.usuario_id)
     if user is None or not user.ativo:
-        raise denied
-    token.usado_em = now
-    return await _issue(session, settings, user, family=token.familia)
+        raise _Refused
+    if token.usado_em is None:
+        token.usado_em = now
+    return await _issue(
+        session,
+        settings,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        family=token.familia,
+    )
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={
+        401: {"model": Message, "description": "Unknown, expired or reused token"},
+        **THROTTLED,
+    },
+)
+async def refresh(
+    request: Request,
+    body: RefreshRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    guard: LoginGuardDep,
+) -> TokenPair:
+    """Rotate a refresh token: the old one stops working. Presenting a used token again
+    revokes its whole family (it was probably stolen), unless it was rotated less than
+    `refresh_reuse_grace_seconds` ago (two tabs refreshing at once): then it gets a new pair
+    too. Refused tokens are limited per client address (429)."""
+    address = client_address(request)
+    await guard.check_refresh(address)
+    try:
+        return await _rotate(session, settings, body.refresh_token)
+    except _Refused:
+        await guard.refresh_failed(address)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="invalid or expired refresh token",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
 
 
 @router.get("/usuarios", response_model=list[UsuarioPublic])
@@ -134,10 +216,14 @@ async def list_users(session: SessionDep, _: AdminDep) -> list[Usuario]:
     "/usuarios",
     response_model=UsuarioPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": Message, "description": "Username already taken"}},
+    responses={409: {"model": Message, "description": "Username already taken"}, **HASHING_BUSY},
 )
-async def create_user(body: UsuarioCreate, session: SessionDep, _: AdminDep) -> Usuario:
+async def create_user(
+    body: UsuarioCreate, session: SessionDep, hashing: PasswordHashingDep, _: AdminDep
+) -> Usuario:
     """Create a staff user with a role (admin)."""
+    # Hashed before the session's first query, so no connection is held while it runs.
+    password_hash = await hashing.hash(body.password)
     exists = await session.scalar(
         select(func.count()).where(func.lower(Usuario.username) == body.username.lower())
     )
@@ -148,7 +234,7 @@ async def create_user(body: UsuarioCreate, session: SessionDep, _: AdminDep) -> 
         email=str(body.email) if body.email else None,
         nome=body.nome,
         role=body.role,
-        senha_hash=await run_in_threadpool(hash_password, body.password),
+        senha_hash=password_hash,
     )
     session.add(user)
     try:

@@ -85,8 +85,11 @@ async def post_checkin(
     who: CheckinWriterDep,
 ) -> CheckinAccepted:
     """Record an entry or exit (kiosk API key, admin, recepcao). Answers 202 once the broker has
-    the event on disk; the consumer writes it to PostgreSQL. Sending the same `checkin_id` again
-    is safe: it is one check-in."""
+    the event on disk; the consumer writes it to PostgreSQL. Sending the same event again with
+    the same `checkin_id` is safe: it is one check-in. A `checkin_id` already used for another
+    event (member, type or time) is not stored: the consumer parks it in the dead-letter queue
+    as `checkin_id_conflict` (`gympulse dlq list`, counted in `/status`)."""
+    # No lookup of the id here: this route's throughput is benchmarked, the consumer compares.
     now = datetime.now(UTC)
     try:
         event = _event(body, who, settings, now)
@@ -117,7 +120,11 @@ async def post_checkin(
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         404: {"model": BatchRefused, "description": "Some members are unknown (nothing accepted)"},
-        409: {"model": BatchRefused, "description": "Some members are inactive (nothing accepted)"},
+        409: {
+            "model": BatchRefused,
+            "description": "Some members are inactive, or a checkin_id is reused in the batch "
+            "for a different event (nothing accepted)",
+        },
         422: {
             "model": BatchRefused | ValidationErrors,
             "description": "Some events are invalid (nothing accepted)",
@@ -134,17 +141,23 @@ async def post_checkin_batch(
 ) -> CheckinBatchAccepted:
     """Up to 10,000 events at once, e.g. a kiosk that was offline (kiosk, admin, recepcao).
     All or nothing: if any event is refused, none is accepted and `detail` lists each refused
-    event by index. Answers 202 once the broker confirmed every event."""
+    event by index. An event repeated in the batch (same `checkin_id`, member, type and time) is
+    one check-in: `aceitos` counts distinct events and `duplicados` the repeats. The same
+    `checkin_id` for different events is a 409 naming each later one. Answers 202 once the broker
+    confirmed every event."""
     now = datetime.now(UTC)
-    events: list[CheckinEvent] = []
+    parsed: list[CheckinEvent] = []
     invalid = []
     for index, item in enumerate(body.checkins):
         try:
-            events.append(_event(item, who, settings, now))
+            parsed.append(_event(item, who, settings, now))
         except ValueError as exc:
             invalid.append({"index": index, "aluno_id": item.aluno_id, "erro": str(exc)})
     if invalid:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=invalid)
+    events, repeated, conflicts = _collapse_repeats(parsed)
+    if conflicts:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=conflicts)
     states = await _member_states(members, {e.aluno_id for e in events})
     if states is None:
         states = {e.aluno_id: True for e in events}
@@ -175,4 +188,41 @@ async def post_checkin_batch(
         )
     except PublishFailed as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
-    return CheckinBatchAccepted(aceitos=len(events), checkin_ids=[e.checkin_id for e in events])
+    return CheckinBatchAccepted(
+        aceitos=len(events),
+        checkin_ids=[e.checkin_id for e in events],
+        duplicados=len(parsed) - len(events),
+        checkin_ids_duplicados=repeated,
+    )
+
+
+def _collapse_repeats(
+    events: list[CheckinEvent],
+) -> tuple[list[CheckinEvent], list[uuid.UUID], list[dict[str, Any]]]:
+    """The batch's distinct events (first occurrences, in order), the ids that came more than
+    once as the same event, and each event that reuses an earlier event's id with other content
+    (member, type or time: `CheckinContent`), named like the other refusals by index."""
+    first: dict[uuid.UUID, int] = {}
+    distinct: list[CheckinEvent] = []
+    repeated: dict[uuid.UUID, None] = {}  # insertion-ordered set
+    conflicts: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        earlier = first.get(event.checkin_id)
+        if earlier is None:
+            first[event.checkin_id] = index
+            distinct.append(event)
+            continue
+        differing = events[earlier].content.differences(event.content)
+        if not differing:
+            repeated[event.checkin_id] = None
+            continue
+        conflicts.append(
+            {
+                "index": index,
+                "aluno_id": event.aluno_id,
+                "checkin_id": str(event.checkin_id),
+                "erro": f"checkin_id repeats event {earlier} with a different "
+                f"{', '.join(differing)}",
+            }
+        )
+    return distinct, list(repeated), conflicts

@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -5,12 +6,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
 from starlette.concurrency import run_in_threadpool
 
-from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep, StaffDep
+from serving import personal_data
+from serving.api.deps import CacheDep, Principal, ReaderDep, SessionDep, SettingsDep, StaffDep
 from serving.api.routes.alunos import AlunoId, member_or_404
 from serving.api.schemas import Page, PlanoRef, RiscoChurnOut, RiscoHistoricoItem, RiscoItem
 from serving.cache import churn_key
 from serving.config import Settings
 from serving.db.engine import sync_engine
+from serving.db.tables import Aluno
 from serving.on_demand import ChampionCache, live_features_sql
 from serving.scores import (
     HISTORY_ORDER,
@@ -155,11 +158,37 @@ async def member_churn_history(
     return body
 
 
+async def _contacts(
+    session, who: Principal, settings: Settings, aluno_ids: list[int]
+) -> dict[int, dict]:
+    """E-mail and phone of the listed members, as the caller's role sees them in the at-risk
+    list. Read here, not from `alunos_em_risco`: that function also feeds the Redis list and
+    the dashboard, which hold no contact details."""
+    if not aluno_ids:
+        return {}
+    rows = await session.execute(
+        select(Aluno.id, Aluno.email, Aluno.telefone).where(Aluno.id.in_(aluno_ids))
+    )
+    today = datetime.now(settings.tz).date()
+    contacts = {}
+    for aluno_id, email, telefone in rows:
+        shown = personal_data.disclose(
+            who.role,
+            personal_data.AT_RISK,
+            email=email,
+            telefone=telefone,
+            data_nascimento=None,
+            today=today,
+        )
+        contacts[aluno_id] = {"email": shown.email, "telefone": shown.telefone}
+    return contacts
+
+
 @router.get("/alunos/risco", response_model=Page[RiscoItem])
 async def at_risk_members(
     session: SessionDep,
     settings: SettingsDep,
-    _: ReaderDep,
+    who: ReaderDep,
     faixa: RiskTier | None = None,
     plano_id: PlanoRef | None = None,
     incluir_sinteticos: bool = False,
@@ -168,9 +197,10 @@ async def at_risk_members(
 ) -> Page:
     """Active members ranked by their latest churn probability, with what the retention team
     reads beside it: plan, contract end, days since the last visit, visit trend (admin,
-    analista). Synthetic members (POST /aluno/sintetico) are left out unless
-    `incluir_sinteticos`. The Redis list `gp:risco:lista` holds the first rows, unfiltered.
-    Empty until the first batch of scores."""
+    analista), and the phone and e-mail to call or write to the member (the retention team's
+    work). Synthetic members (POST /aluno/sintetico) are left out unless `incluir_sinteticos`.
+    The Redis list `gp:risco:lista` holds the first rows, unfiltered and without contact
+    details. Empty until the first batch of scores."""
     wanted = AtRiskFilter(faixa=faixa, plano_id=plano_id, incluir_sinteticos=incluir_sinteticos)
     query = at_risk_query(settings.gym_timezone, wanted)
     rows = (await session.execute(query.limit(page_size).offset((page - 1) * page_size))).all()
@@ -178,5 +208,8 @@ async def at_risk_members(
         count = rows[0].total
     else:  # past the last page, or nothing matches
         count = await session.scalar(at_risk_count(settings.gym_timezone, wanted))
-    data = [RiscoItem.model_validate(at_risk_item(row)) for row in rows]
+    contacts = await _contacts(session, who, settings, [row.aluno_id for row in rows])
+    data = [
+        RiscoItem.model_validate(at_risk_item(row) | contacts.get(row.aluno_id, {})) for row in rows
+    ]
     return Page(data=data, count=count or 0, page=page, page_size=page_size)

@@ -1,8 +1,12 @@
-import uuid
-from datetime import datetime
-from typing import Annotated
+"""Jobs the admins queue (retraining, batch scoring), and every job's state. The queue is bounded
+(serving/jobs.py): the same request while its job is pending answers that job (200, header
+`X-Job-Already-Pending: true`) instead of a second one (202); a full queue answers 429."""
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import func, select
 
 from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep, SettingsDep
@@ -15,45 +19,135 @@ from serving.api.schemas import (
     Message,
     Page,
 )
+from serving.config import Settings
 from serving.db.tables import Job
-from serving.jobs import JobNotQueued, enqueue_job
-from serving.vocabulary import CHURN_SCORING, MODEL_UPDATE, JobState
+from serving.jobs import (
+    DayOutsideData,
+    JobNotQueued,
+    JobQueueFull,
+    check_job_day,
+    enqueue_job,
+)
+from serving.vocabulary import CHURN_SCORING, MODEL_UPDATE, JobKind, JobState
 
 router = APIRouter(prefix="/admin", tags=["jobs"])
 
+ALREADY_PENDING_HEADER = "X-Job-Already-Pending"
+# What every route that queues a job may answer besides its 202 (and its own 422).
+QUEUEING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": JobPublic,
+        "description": "A job of the same kind and arguments is already queued or running: "
+        "that job, nothing new queued",
+        "headers": {
+            ALREADY_PENDING_HEADER: {
+                "description": "`true`: the job was already pending",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    },
+    429: {
+        "model": Message,
+        "description": "The job queue is full (`max_pending_jobs` queued or running); nothing "
+        "queued",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds after which a slot is likely free",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
+    503: {"model": Message, "description": "Broker unavailable; the job is failed"},
+}
+DAY_OUTSIDE_DATA = (
+    "Invalid body, or a date outside the data: in the future (gym time) or before the first "
+    "stored check-in; the message names the valid range"
+)
 
-async def queue_or_503(session: SessionDep, publisher: PublisherDep, **job) -> Job:
-    """Queue a job; a broker that does not take it is a 503 (the job row says failed)."""
+
+async def queue_job(
+    session: SessionDep,
+    publisher: PublisherDep,
+    settings: Settings,
+    response: Response,
+    *,
+    tipo: JobKind,
+    parametros: dict[str, Any],
+    solicitado_por: str,
+) -> Job:
+    """Queue a job, or answer the one already pending (200 and ALREADY_PENDING_HEADER). A full
+    queue is a 429; a broker that does not take the job is a 503 (the job row says failed)."""
     try:
-        return await enqueue_job(session, publisher, **job)
+        enqueued = await enqueue_job(
+            session,
+            publisher,
+            tipo=tipo,
+            parametros=parametros,
+            solicitado_por=solicitado_por,
+            max_pending=settings.max_pending_jobs,
+            stale_after=timedelta(minutes=settings.stale_job_minutes),
+        )
+    except JobQueueFull as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
     except JobNotQueued as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    if enqueued.already_pending:
+        response.status_code = status.HTTP_200_OK
+        response.headers[ALREADY_PENDING_HEADER] = "true"
+    return enqueued.job
+
+
+async def check_day_or_422(session: SessionDep, settings: Settings, name: str, day: date) -> None:
+    try:
+        await check_job_day(session, settings.tz, name, day)
+    except DayOutsideData as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+
+
+# "No date" and an explicit date are different jobs on purpose, even when the date is today:
+# without one, dbt builds incrementally as of today; with one, it is a backtest that rebuilds the
+# features for that date (dbt/macros/churn_features_window.sql).
+def _as_of(body: AtualizarModeloIn | CalcularChurnIn | None) -> dict[str, Any]:
+    return (
+        {"data_referencia": body.data_referencia.isoformat()}
+        if body and body.data_referencia
+        else {}
+    )
 
 
 @router.post(
     "/atualizar-modelo",
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={503: {"model": Message, "description": "Broker unavailable; the job is failed"}},
+    responses={
+        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
+        **QUEUEING_RESPONSES,
+    },
 )
 async def update_model(
     session: SessionDep,
     publisher: PublisherDep,
+    settings: SettingsDep,
     who: AdminDep,
+    response: Response,
     body: AtualizarModeloIn | None = None,
 ) -> Job:
     """Queue a retraining of the churn model (admin): train, compare with the champion on the
-    same out-of-time data, promote if better. Follow it at `GET /admin/jobs/{id}`."""
-    parametros = (
-        {"data_referencia": body.data_referencia.isoformat()}
-        if body and body.data_referencia
-        else {}
-    )
-    return await queue_or_503(
+    same out-of-time data, promote if better. Follow it at `GET /admin/jobs/{id}`. Asking again
+    while it is pending answers the same job (200)."""
+    if body and body.data_referencia:
+        await check_day_or_422(session, settings, "data_referencia", body.data_referencia)
+    return await queue_job(
         session,
         publisher,
+        settings,
+        response,
         tipo=MODEL_UPDATE,
-        parametros=parametros,
+        parametros=_as_of(body),
         solicitado_por=who.name,
     )
 
@@ -63,8 +157,8 @@ async def update_model(
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        422: {"model": BadInput, "description": "Invalid body, or a date in the future"},
-        503: {"model": Message, "description": "Broker unavailable; the job is failed"},
+        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
+        **QUEUEING_RESPONSES,
     },
 )
 async def score_churn(
@@ -72,22 +166,22 @@ async def score_churn(
     publisher: PublisherDep,
     settings: SettingsDep,
     who: AdminDep,
+    response: Response,
     body: CalcularChurnIn | None = None,
 ) -> Job:
     """Queue a batch scoring of every active member with the champion model (admin): the new
     scores are appended to the history and `GET /aluno/{id}/risco-churn` and `/alunos/risco`
-    serve them. Follow it at `GET /admin/jobs/{id}`."""
-    data_referencia = body.data_referencia if body else None
-    if data_referencia and data_referencia > datetime.now(settings.tz).date():
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"data_referencia {data_referencia.isoformat()} is in the future",
-        )
-    return await queue_or_503(
+    serve them. Follow it at `GET /admin/jobs/{id}`. Asking again while it is pending answers
+    the same job (200)."""
+    if body and body.data_referencia:
+        await check_day_or_422(session, settings, "data_referencia", body.data_referencia)
+    return await queue_job(
         session,
         publisher,
+        settings,
+        response,
         tipo=CHURN_SCORING,
-        parametros={"data_referencia": data_referencia.isoformat()} if data_referencia else {},
+        parametros=_as_of(body),
         solicitado_por=who.name,
     )
 

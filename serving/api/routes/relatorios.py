@@ -7,7 +7,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import func, select
 
 from serving.api.deps import PublisherDep, ReaderDep, SessionDep, SettingsDep
-from serving.api.routes.jobs import queue_or_503
+from serving.api.routes.jobs import (
+    DAY_OUTSIDE_DATA,
+    QUEUEING_RESPONSES,
+    check_day_or_422,
+    queue_job,
+)
 from serving.api.schemas import (
     BadInput,
     JobPublic,
@@ -55,8 +60,8 @@ def _missing(data: date) -> HTTPException:
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        422: {"model": BadInput, "description": "Invalid body, or a day in the future"},
-        503: {"model": Message, "description": "Broker unavailable; the job is failed"},
+        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
+        **QUEUEING_RESPONSES,
     },
 )
 async def request_daily_report(
@@ -64,22 +69,25 @@ async def request_daily_report(
     publisher: PublisherDep,
     settings: SettingsDep,
     who: ReaderDep,
+    response: Response,
     body: RelatorioDiarioIn | None = None,
 ) -> Job:
     """Queue the attendance report of a gym-local day (admin, analista): visits, members
     present, visits by hour and by plan, members who became high churn risk. Defaults to today
-    (the day so far). A day reported again is replaced. Follow the job at
-    `GET /admin/jobs/{id}`, then read it at `GET /relatorios/{data}`."""
-    today = datetime.now(settings.tz).date()
-    dia = body.data if body and body.data else today
-    if dia > today:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"data {dia.isoformat()} is in the future (today is {today.isoformat()})",
-        )
-    return await queue_or_503(
+    (the day so far). A day reported again is replaced; asking for a day whose report is still
+    pending answers that job (200). Follow the job at `GET /admin/jobs/{id}`, then read it at
+    `GET /relatorios/{data}`."""
+    if body and body.data:
+        dia = body.data
+        await check_day_or_422(session, settings, "data", dia)
+    else:
+        dia = datetime.now(settings.tz).date()
+    # Always the explicit day: "no date" and today's date are the same report, the same job.
+    return await queue_job(
         session,
         publisher,
+        settings,
+        response,
         tipo=DAILY_REPORT,
         parametros={"data": dia.isoformat()},
         solicitado_por=who.name,

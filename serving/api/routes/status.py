@@ -9,6 +9,7 @@ from sqlalchemy import text
 from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep
 from serving.api.schemas import CacheStatusOut, HealthOut, QueueDepth, ServiceStatus, StatusOut
 from serving.cache import STATS_KEY
+from serving.messaging.dead_letters import reason_counts_key
 from serving.messaging.topology import WORK_QUEUES, dead_letter_queue
 
 router = APIRouter(tags=["status"])
@@ -66,6 +67,28 @@ async def _rabbitmq(request: Request) -> tuple[ServiceStatus, list[QueueDepth]]:
     return ServiceStatus(status="ok", latencia_ms=latency), depths
 
 
+async def _dead_letter_reasons(cache) -> dict[str, dict[str, int]]:
+    """Messages parked per queue and reason since Redis kept the counts (the consumer counts
+    them as it parks them); {} when Redis does not answer: the depths above still do."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            pipe = cache.client.pipeline(transaction=False)
+            for queue in WORK_QUEUES:
+                pipe.hgetall(reason_counts_key(queue))
+            answers = await pipe.execute()
+    except (redis.RedisError, OSError, TimeoutError):
+        return {}
+    return {
+        queue: {_text(reason): int(n) for reason, n in counts.items()}
+        for queue, counts in zip(WORK_QUEUES, answers, strict=True)
+        if counts
+    }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 async def _redis(cache) -> ServiceStatus:
     try:
         latency = await cache.ping()
@@ -90,12 +113,15 @@ async def system_status(
     settings: SettingsDep,
     _: ReaderDep,
 ) -> StatusOut:
-    """PostgreSQL, RabbitMQ (queue and dead-letter depths), Redis and the app version
-    (admin, analista). `degraded` means the platform works with reduced service (no cache, or a
-    queue without consumer); `down` (HTTP 503) means check-ins cannot be accepted or stored."""
-    (postgres, revision), (rabbit, queues), cache_status = await asyncio.gather(
-        _postgres(session), _rabbitmq(request), _redis(cache)
+    """PostgreSQL, RabbitMQ (queue and dead-letter depths, messages parked by reason), Redis and
+    the app version (admin, analista). `degraded` means the platform works with reduced service
+    (no cache, or a queue without consumer); `down` (HTTP 503) means check-ins cannot be accepted
+    or stored."""
+    (postgres, revision), (rabbit, queues), cache_status, parked = await asyncio.gather(
+        _postgres(session), _rabbitmq(request), _redis(cache), _dead_letter_reasons(cache)
     )
+    for depth in queues:
+        depth.dead_letter_motivos = parked.get(depth.fila, {})
     states = {postgres.status, rabbit.status, cache_status.status}
     overall = "down" if "down" in states else "degraded" if "degraded" in states else "ok"
     if overall == "down":
