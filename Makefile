@@ -6,11 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install services browser migrate demo test lint format test-fast bench bench-warehouse clean
+.PHONY: help install services browser migrate demo test lint format test-fast faults bench bench-warehouse clean
 
 help:
 	@echo "make demo   - the main job: install, migrate, seed, ingest through API + queue, serve"
 	@echo "make test   - lint + the whole test suite against real PostgreSQL, RabbitMQ, Redis"
+	@echo "make faults - the fault suite: services stopped and killed on purpose (docs/reliability.md)"
 	@echo "make bench  - benchmarks in bench/ (see docs/benchmarks.md)"
 	@echo "make bench-warehouse - dbt, training and scoring benchmarks on a 100k-member gym"
 
@@ -64,6 +65,11 @@ browser:
 
 test: install services browser lint
 	@$(VENV)/bin/pytest $(COV_ARGS) $(PYTEST_ARGS)
+
+# The fault suite: tests that stop, kill or restart a real service on purpose (also part of
+# `make test`); each prints what it proved. See docs/reliability.md.
+faults: install services
+	@$(VENV)/bin/pytest -m chaos -rA $(PYTEST_ARGS)
 
 test-fast: install services browser
 	@$(VENV)/bin/pytest -m "not chaos and not fuzz" $(PYTEST_ARGS)

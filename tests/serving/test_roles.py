@@ -4,14 +4,17 @@ A route added to the app without an entry here fails `test_every_route_states_it
 and every parametrized case of that route.
 """
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from serving.api.main import create_app
-from serving.security import sha256_hex
+from serving.config import DEV_JWT_SECRET
+from serving.security import JWT_AUDIENCE, JWT_ISSUER, create_access_token, sha256_hex
 from tests.support import PASSWORD
 
 PUBLIC = frozenset({"admin", "analista", "recepcao", "kiosk", "none"})
@@ -21,6 +24,19 @@ STAFF = frozenset({"admin", "analista", "recepcao"})
 FRONT_DESK = frozenset({"admin", "recepcao"})
 CHECKIN_WRITERS = frozenset({"admin", "recepcao", "kiosk"})
 CALLERS = ("admin", "analista", "recepcao", "kiosk", "none")
+# Credentials that must open nothing (issue 10): each is refused with 401 on every route that
+# needs a caller. A demoted user is not here: it acts with its new role (below).
+REFUSED_CALLERS = (
+    "expired",
+    "tampered",
+    "alg-none",
+    "refresh-as-access",
+    "default-secret",
+    "ten-year",
+    "ghost-user",
+    "disabled-user",
+    "revoked-key",
+)
 
 # From DESIGN.md: admin everything; analista reads everything; recepcao members, manual
 # check-ins, plan reads and member reads; kiosks only post check-ins.
@@ -200,3 +216,92 @@ def test_kiosk_keys_from_the_route_and_the_cli_are_issued_alike(settings, client
         assert prefix == key[: rules.KIOSK_KEY_PREFIX_LENGTH] and digest == sha256_hex(key)
         posted = client.post("/aluno/checkin", json={"aluno_id": aluno}, headers={"X-API-Key": key})
         assert posted.status_code < 300, posted.text
+
+
+def _claims(uid: int, username: str, **overrides) -> dict:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": username,
+        "uid": uid,
+        "role": "admin",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "aud": JWT_AUDIENCE,
+        "iss": JWT_ISSUER,
+    }
+    return {**claims, **overrides}
+
+
+@pytest.fixture
+def refused_headers(settings, users, ids, db) -> dict[str, dict[str, str]]:
+    secret = settings.signing_secret
+    admin = (users["admin"], "admin.teste")
+    disabled = db.execute(
+        "insert into usuarios (username, role, senha_hash, ativo) "
+        "values ('admin.desligado', 'admin', 'x', false) returning id"
+    ).fetchone()[0]
+    analyst_token = create_access_token(
+        settings, user_id=users["analista"], username="analista.teste", role="analista"
+    )
+    head, _, signature = analyst_token.split(".")
+    says_admin = {
+        name: int(value.timestamp()) if isinstance(value, datetime) else value
+        for name, value in _claims(users["analista"], "analista.teste").items()
+    }
+    forged_body = jwt.utils.base64url_encode(json.dumps(says_admin).encode()).decode()
+    revoked_key = "gpk_" + uuid.uuid4().hex
+    db.execute(
+        "insert into dispositivos (nome, chave_prefixo, chave_hash, revogado_em) "
+        "values ('catraca-revogada', 'gpk_rev', %s, now())",
+        (sha256_hex(revoked_key),),
+    )
+    past = datetime.now(UTC) - timedelta(hours=1)
+    tokens = {
+        "expired": jwt.encode(
+            _claims(*admin, iat=past, exp=past + timedelta(minutes=5)), secret, "HS256"
+        ),
+        # The analyst's signature over a body that says admin.
+        "tampered": f"{head}.{forged_body}.{signature}",
+        "alg-none": jwt.encode(_claims(*admin), None, algorithm="none"),
+        "refresh-as-access": ids["refresh"],
+        "default-secret": jwt.encode(_claims(*admin), DEV_JWT_SECRET, "HS256"),
+        "ten-year": jwt.encode(
+            _claims(*admin, exp=datetime.now(UTC) + timedelta(days=3650)), secret, "HS256"
+        ),
+        "ghost-user": create_access_token(
+            settings, user_id=999_999, username="ninguem", role="admin"
+        ),
+        "disabled-user": create_access_token(
+            settings, user_id=disabled, username="admin.desligado", role="admin"
+        ),
+    }
+    headers = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    headers["revoked-key"] = {"X-API-Key": revoked_key}
+    return headers
+
+
+@pytest.mark.parametrize("caller", REFUSED_CALLERS)
+@pytest.mark.parametrize(
+    "method, path",
+    [route for route in ROUTES if ALLOWED.get(route) != PUBLIC],
+    ids=[f"{m} {p}" for m, p in ROUTES if ALLOWED.get((m, p)) != PUBLIC],
+)
+def test_forged_expired_and_revoked_credentials_open_nothing(
+    client, refused_headers, ids, method, path, caller
+):
+    response = client.request(**_request(method, path, ids), headers=refused_headers[caller])
+
+    assert response.status_code == 401, response.text
+
+
+def test_a_demoted_admin_token_acts_with_the_stored_role(client, settings, db, ids):
+    """The token says admin; the user is an analyst now: reads work, administration does not."""
+    demoted = db.execute(
+        "insert into usuarios (username, role, senha_hash) values ('ex.admin', 'analista', 'x') "
+        "returning id"
+    ).fetchone()[0]
+    token = create_access_token(settings, user_id=demoted, username="ex.admin", role="admin")
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    assert client.get("/relatorios", headers=bearer).status_code == 200
+    assert client.get("/auth/usuarios", headers=bearer).status_code == 403
