@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from serving import audit
 from serving.db.tables import Aluno, Checkin, Job
 from serving.messaging.publisher import Publisher, PublishFailed
 from serving.messaging.topology import (
@@ -36,6 +37,7 @@ from serving.vocabulary import (
     DAILY_REPORT,
     DONE,
     FAILED,
+    JOB_REQUESTED,
     MODEL_UPDATE,
     QUEUED,
     RUNNING,
@@ -170,7 +172,7 @@ async def _add_job(
     *,
     tipo: JobKind,
     parametros: dict[str, Any],
-    solicitado_por: str,
+    solicitado_por: audit.Actor,
     max_pending: int,
     stale_after: timedelta,
 ) -> Enqueued:
@@ -190,10 +192,18 @@ async def _add_job(
         tipo=tipo,
         estado=QUEUED,
         parametros=parametros,
-        solicitado_por=solicitado_por,
+        solicitado_por=solicitado_por.name,
         mensagem="waiting for a worker",
     )
     session.add(job)
+    # Only a job queued now is an action of its requester: the answer with a pending job is not.
+    audit.record(
+        session,
+        solicitado_por,
+        JOB_REQUESTED,
+        audit.target("job", job.id),
+        {"tipo": tipo, "parametros": parametros},
+    )
     try:
         await session.commit()
     except IntegrityError as exc:
@@ -224,13 +234,15 @@ async def enqueue_job(
     *,
     tipo: JobKind,
     parametros: dict[str, Any],
-    solicitado_por: str,
+    solicitado_por: audit.Actor,
     max_pending: int,
     stale_after: timedelta,
 ) -> Enqueued:
     """Queue a job, or return the one pending with the same kind and arguments. `parametros` is
-    the job's identity: callers normalise it (same meaning, same dict). Raises JobQueueFull
-    when `max_pending` jobs are pending, JobNotQueued when the broker does not take it."""
+    the job's identity: callers normalise it (same meaning, same dict). A job queued now enters
+    the audit log as `solicitado_por`'s request, in the job's own transaction. Raises
+    JobQueueFull when `max_pending` jobs are pending, JobNotQueued when the broker does not take
+    it."""
     enqueued = await _add_job(
         session,
         tipo=tipo,

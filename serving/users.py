@@ -1,12 +1,13 @@
-"""Staff users and kiosk keys from the command line (sync; the API has its own routes)."""
+"""Staff users and kiosk keys from the command line (sync; the API has its own routes). Each
+change enters the audit log as the command line's (`audit.CLI`)."""
 
 from sqlalchemy import func, select
 
-from serving import rules
+from serving import audit, rules
 from serving.db.engine import session_scope
 from serving.db.tables import Dispositivo, Usuario
 from serving.security import hash_password
-from serving.vocabulary import ADMIN
+from serving.vocabulary import ADMIN, DEVICE_CREATED, USER_CHANGED, USER_CREATED
 
 
 class UserError(Exception):
@@ -24,18 +25,32 @@ def upsert_admin(
             select(Usuario).where(func.lower(Usuario.username) == username.lower())
         ).scalar_one_or_none()
         if user is None:
-            session.add(
-                Usuario(
-                    username=username,
-                    email=email,
-                    role=ADMIN,
-                    senha_hash=hash_password(password),
-                )
+            user = Usuario(
+                username=username, email=email, role=ADMIN, senha_hash=hash_password(password)
+            )
+            session.add(user)
+            session.flush()
+            audit.record(
+                session,
+                audit.CLI,
+                USER_CREATED,
+                audit.target("usuario", user.id),
+                audit.given(
+                    {"username": username, "role": ADMIN, "email": email}, audit.USER_PERSONAL
+                ),
             )
             return True
+        before = {"role": user.role, "ativo": user.ativo}
         user.senha_hash = hash_password(password)
         user.role = ADMIN
         user.ativo = True
+        audit.record(
+            session,
+            audit.CLI,
+            USER_CHANGED,
+            audit.target("usuario", user.id),
+            {"senha": audit.CHANGED, **audit.changes(before, {"role": ADMIN, "ativo": True})},
+        )
         return False
 
 
@@ -48,7 +63,16 @@ def create_device_key(name: str, local: str | None = None, *, database_url: str)
         if taken:
             raise UserError(f"a device named '{name}' already exists")
         issued = rules.issue_kiosk_key()
-        session.add(
-            Dispositivo(nome=name, local=local, chave_prefixo=issued.prefix, chave_hash=issued.hash)
+        device = Dispositivo(
+            nome=name, local=local, chave_prefixo=issued.prefix, chave_hash=issued.hash
+        )
+        session.add(device)
+        session.flush()
+        audit.record(
+            session,
+            audit.CLI,
+            DEVICE_CREATED,
+            audit.target("dispositivo", device.id),
+            audit.given({"nome": name, "local": local}),
         )
         return issued.key

@@ -43,6 +43,35 @@ MODEL_UPDATE: Final[JobKind] = "atualizar-modelo"
 CHURN_SCORING: Final[JobKind] = "calcular-churn"
 DAILY_REPORT: Final[JobKind] = "relatorio-diario"
 
+# What the audit log records (`auditoria.acao`, serving/audit.py): `<what>.<what happened to it>`.
+AuditAction = Literal[
+    "usuario.criado",
+    "usuario.alterado",
+    "dispositivo.criado",
+    "dispositivo.revogado",
+    "plano.criado",
+    "plano.alterado",
+    "job.solicitado",
+    "aluno.registrado",
+    "aluno.alterado",
+    "aluno.ativado",
+    "aluno.desativado",
+    "aluno_sintetico.criado",
+]
+AUDIT_ACTIONS: Final[tuple[AuditAction, ...]] = get_args(AuditAction)
+USER_CREATED: Final[AuditAction] = "usuario.criado"
+USER_CHANGED: Final[AuditAction] = "usuario.alterado"
+DEVICE_CREATED: Final[AuditAction] = "dispositivo.criado"
+DEVICE_REVOKED: Final[AuditAction] = "dispositivo.revogado"
+PLAN_CREATED: Final[AuditAction] = "plano.criado"
+PLAN_CHANGED: Final[AuditAction] = "plano.alterado"
+JOB_REQUESTED: Final[AuditAction] = "job.solicitado"
+MEMBER_REGISTERED: Final[AuditAction] = "aluno.registrado"
+MEMBER_CHANGED: Final[AuditAction] = "aluno.alterado"
+MEMBER_ACTIVATED: Final[AuditAction] = "aluno.ativado"
+MEMBER_DEACTIVATED: Final[AuditAction] = "aluno.desativado"
+SYNTHETIC_MEMBER_CREATED: Final[AuditAction] = "aluno_sintetico.criado"
+
 # Risk tiers, highest first.
 RiskTier = Literal["alto", "medio", "baixo"]
 RISK_TIERS: Final[tuple[RiskTier, ...]] = get_args(RiskTier)

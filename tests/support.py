@@ -30,7 +30,7 @@ TEST_ENV = {
 }
 APP_TABLES = (
     "previsoes_churn, checkins, alunos_status_historico, alunos, planos, refresh_tokens, "
-    "usuarios, dispositivos, jobs, relatorios_diarios"
+    "usuarios, dispositivos, jobs, relatorios_diarios, auditoria"
 )
 PASSWORD = "correct-horse-battery"
 

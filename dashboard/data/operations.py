@@ -97,6 +97,14 @@ def revoke_device(dispositivo_id: int) -> dict[str, Any]:
     return auth.call("DELETE", f"/admin/dispositivos/{dispositivo_id}").json()
 
 
+# --- audit log ------------------------------------------------------------------------------
+
+
+def audit_entries(limit: int = 50) -> list[dict[str, Any]]:
+    """The latest admin actions (`GET /admin/auditoria`), newest first."""
+    return auth.call("GET", "/admin/auditoria", params={"page_size": limit}).json()["data"]
+
+
 # --- system status --------------------------------------------------------------------------
 
 

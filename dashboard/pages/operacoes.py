@@ -1,5 +1,5 @@
 """Operações (admin): retrain, rescore and the daily report with live progress, a check-in CSV,
-a synthetic student and its risk, staff users, kiosks and the system's status. Everything goes
+a synthetic student and its risk, staff users, kiosks, the audit log and the system's status. Everything goes
 through the API with the user's token; with the API down the page renders and every button says
 why it is disabled."""
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from dashboard import checkin_upload, job_progress, ui
+from dashboard import audit_log, checkin_upload, job_progress, ui
 from dashboard import format as fmt
 from dashboard.data import operations
 from dashboard.data.api import ApiError, ApiUnavailable
@@ -436,6 +436,7 @@ tabs = st.tabs(
         "Aluno sintético",
         "Usuários",
         "Quiosques",
+        "Auditoria",
         "Sistema",
     ]
 )
@@ -452,6 +453,8 @@ with tabs[4]:
 with tabs[5]:
     devices_tab()
 with tabs[6]:
+    audit_log.render(down)
+with tabs[7]:
     status_tab()
 with progress_area:
     job_progress.live_panel()

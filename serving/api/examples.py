@@ -211,6 +211,15 @@ JOB: JsonDict = {
     "iniciado_em": None,
     "terminado_em": None,
 }
+AUDITORIA: JsonDict = {
+    "id": 118,
+    "ocorrido_em": "2026-11-28T14:05:12-03:00",
+    "usuario_id": 3,
+    "ator": "recepcao.centro",
+    "acao": "aluno.alterado",
+    "alvo": "aluno:42",
+    "detalhes": {"plano_id": 3, "telefone": "alterado"},
+}
 STATUS_OUT: JsonDict = {
     "status": "ok",
     "versao": "0.1.0",

@@ -25,6 +25,7 @@ from serving.api.login_guard import LoginGuard
 from serving.api.password_hashing import PasswordHashing
 from serving.api.routes import (
     alunos,
+    auditoria,
     auth,
     checkins,
     churn,
@@ -130,6 +131,7 @@ def create_app(
         planos,
         dispositivos,
         jobs,
+        auditoria,
         relatorios,
         status,
         sintetico,

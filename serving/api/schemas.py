@@ -605,6 +605,30 @@ class JobPublic(BaseModel):
     terminado_em: datetime | None
 
 
+# --- audit log ------------------------------------------------------------------------------
+
+
+class AuditoriaPublic(BaseModel):
+    """One admin action: who, what, when (serving/audit.py)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [examples.AUDITORIA]}
+    )
+
+    id: int
+    ocorrido_em: datetime
+    usuario_id: int | None = Field(
+        description="The staff user who acted; null for the command line (`ator` 'cli')."
+    )
+    ator: str = Field(description="The actor's username at the time, or 'cli'.")
+    acao: vocabulary.AuditAction
+    alvo: str = Field(description="What it was done to: `usuario:12`, `aluno:42`, `job:<id>`…")
+    detalhes: dict = Field(
+        description="The fields given or changed, with their new values; personal data and "
+        "secrets only as 'informado', 'alterado' or 'removido', never their values."
+    )
+
+
 # --- daily reports --------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from serving.vocabulary import QUEUED
+from serving.vocabulary import AUDIT_ACTIONS, QUEUED
 
 
 class Base(DeclarativeBase):
@@ -235,3 +235,30 @@ class RelatorioDiario(Base):
     resumo: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     csv: Mapped[str] = mapped_column(Text, nullable=False)
     html: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Auditoria(Base):
+    """The audit log: who did what to users, kiosks, plans, jobs and members, and when. Written
+    only by `serving/audit.py`, in the transaction of the change it records; append-only (a
+    trigger, migration 0008)."""
+
+    __tablename__ = "auditoria"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ocorrido_em: Mapped[datetime] = _now_column()
+    usuario_id: Mapped[int | None] = mapped_column(ForeignKey("usuarios.id", ondelete="SET NULL"))
+    # The username (or "cli") at the time: the row still says who after a rename.
+    ator: Mapped[str] = mapped_column(String(120), nullable=False)
+    acao: Mapped[str] = mapped_column(String(40), nullable=False)
+    alvo: Mapped[str] = mapped_column(String(120), nullable=False)
+    detalhes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "acao in (" + ", ".join(f"'{action}'" for action in AUDIT_ACTIONS) + ")",
+            name="ck_auditoria_acao",
+        ),
+        Index("ix_auditoria_ocorrido", text("ocorrido_em desc")),
+    )

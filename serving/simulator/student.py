@@ -4,12 +4,16 @@ at once. Its name and e-mail follow the same rules as a member registered throug
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from serving import rules
-from serving.vocabulary import ENTRY, EXIT, CheckinOrigin
+from serving.vocabulary import ENTRY, EXIT, SYNTHETIC_MEMBER_CREATED, CheckinOrigin
+
+if TYPE_CHECKING:
+    from serving.audit import Actor
 
 ORIGEM: CheckinOrigin = "simulador"
 
@@ -138,10 +142,13 @@ def create_synthetic_student(
     gym_timezone: str,
     registrado_por: str = "simulador",
     seed: int | None = None,
+    actor: "Actor | None" = None,
 ) -> CreatedStudent:
-    """Write the member, its status history and check-ins in one transaction."""
+    """Write the member, its status history and check-ins in one transaction, with its entry in
+    the audit log as `actor`'s (by default `registrado_por`, without a user account)."""
     from sqlalchemy import func, insert, select
 
+    from serving import audit
     from serving.db.engine import session_scope
     from serving.db.tables import Aluno, AlunoStatus, Checkin, Plano
 
@@ -170,6 +177,16 @@ def create_synthetic_student(
         )
         if checkins:
             session.execute(insert(Checkin), [{**c, "aluno_id": aluno_id} for c in checkins])
+        audit.record(
+            session,
+            actor or audit.Operator(registrado_por),
+            SYNTHETIC_MEMBER_CREATED,
+            audit.target("aluno", aluno_id),
+            audit.given(
+                {"aluno_ref": aluno["aluno_ref"], **asdict(profile)},
+                audit.MEMBER_PERSONAL,
+            ),
+        )
     entries = [c["ocorrido_em"] for c in checkins if c["tipo"] == ENTRY]
     return CreatedStudent(
         aluno_id=aluno_id,

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import audit_log
 from dashboard import format as fmt
 from dashboard.auth import SESSION_KEY, User
 from dashboard.data import operations
@@ -66,6 +67,7 @@ def test_admin_opens_operacoes_with_every_section(gym, open_app):
         "Aluno sintético",
         "Usuários",
         "Quiosques",
+        "Auditoria",
         "Sistema",
     ]
     assert not _button(at, "tarefa_calcular_churn").disabled
@@ -324,6 +326,39 @@ def test_users_are_listed_and_created(gym, open_app):
     assert gym.conn.execute("select ativo from usuarios where id = %s", (new_id,)).fetchone() == (
         False,
     )
+
+
+def test_the_dashboard_names_every_audited_action():
+    assert set(audit_log.ACTION_LABELS) == set(vocabulary.AUDIT_ACTIONS)
+
+
+def test_the_audit_section_lists_the_latest_actions_in_portuguese(gym, open_app):
+    created = httpx.post(
+        f"{gym.api_url}/admin/dispositivos",
+        json={"nome": "catraca-auditoria", "local": "Piscina"},
+        headers=_admin_headers(gym),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    device = created.json()
+    when = gym.conn.execute(
+        "select ocorrido_em from auditoria where alvo = %s", (f"dispositivo:{device['id']}",)
+    ).fetchone()[0]
+    logged = gym.conn.execute("select count(*) from auditoria").fetchone()[0]
+
+    at = open_app("admin", page=PAGE)
+
+    assert not at.exception
+    table = _table(at, "Ação")
+    assert len(table) == min(logged, audit_log.LATEST)
+    assert table.iloc[0].to_dict() == {
+        "Quando": fmt.data_hora(when, gym.settings.tz),
+        "Quem": "admin.painel",
+        "Ação": "Quiosque criado",
+        "Alvo": f"quiosque {device['id']}",
+        "Detalhes": "nome: catraca-auditoria · local: Piscina",
+    }
+    assert device["api_key"] not in table.to_string()
 
 
 def test_the_status_shows_each_service_and_the_queues(gym, open_app):

@@ -71,6 +71,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/calcular-churn"): ADMIN,
     ("GET", "/admin/jobs"): READERS,
     ("GET", "/admin/jobs/{job_id}"): READERS,
+    # Who changed what: administration, like users and kiosks.
+    ("GET", "/admin/auditoria"): ADMIN,
     # Analysts read everything and may request reports.
     ("POST", "/relatorios/diario"): READERS,
     ("GET", "/relatorios"): READERS,

@@ -107,6 +107,7 @@ def test_every_vocabulary_matches_the_database_constraints(db):
         "ck_usuarios_role": vocabulary.ROLES,
         "ck_jobs_estado": vocabulary.JOB_STATES,
         "ck_previsoes_faixa": vocabulary.RISK_TIERS,
+        "ck_auditoria_acao": vocabulary.AUDIT_ACTIONS,
     }
     for name, values in expected.items():
         definition = db.execute(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from serving import personal_data
+from serving import audit, personal_data
 from serving.api.deps import (
     CacheDep,
     FrontDeskDep,
@@ -34,6 +34,12 @@ from serving.cache import frequency_key
 from serving.config import Settings
 from serving.db.tables import Aluno, AlunoStatus, Plano
 from serving.visits import Period, member_frequency
+from serving.vocabulary import (
+    MEMBER_ACTIVATED,
+    MEMBER_CHANGED,
+    MEMBER_DEACTIVATED,
+    MEMBER_REGISTERED,
+)
 
 router = APIRouter(tags=["alunos"])
 AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
@@ -145,6 +151,13 @@ async def register_member(
             registrado_por=who.name,
         )
     )
+    audit.record(
+        session,
+        who,
+        MEMBER_REGISTERED,
+        audit.target("aluno", aluno.id),
+        audit.given(body.model_dump(), audit.MEMBER_PERSONAL),
+    )
     await session.commit()
     return await _detail(session, aluno, who, settings)
 
@@ -219,9 +232,17 @@ async def update_member(
         await _active_plan_or_422(session, body.plano_id)
     if await _email_taken(session, str(body.email), except_id=aluno_id):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
+    before = {field: getattr(aluno, field) for field in AlunoUpdate.model_fields}
     for field, value in body.model_dump(mode="json").items():
         setattr(aluno, field, value)
     aluno.atualizado_em = datetime.now(UTC)
+    audit.record(
+        session,
+        who,
+        MEMBER_CHANGED,
+        audit.target("aluno", aluno_id),
+        audit.changes(before, body.model_dump(), audit.MEMBER_PERSONAL),
+    )
     await session.commit()
     await cache.invalidate_member(aluno_id)
     return await _detail(session, aluno, who, settings)
@@ -252,6 +273,13 @@ async def _change_status(
             motivo=body.motivo if body else None,
             registrado_por=who.name,
         )
+    )
+    audit.record(
+        session,
+        who,
+        MEMBER_ACTIVATED if ativo else MEMBER_DEACTIVATED,
+        audit.target("aluno", aluno_id),
+        audit.given({"motivo": body.motivo if body else None}, audit.MEMBER_PERSONAL),
     )
     await session.commit()
     await members.announce(aluno_id)

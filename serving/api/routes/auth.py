@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from serving import audit
 from serving.api.deps import AdminDep, SessionDep, SettingsDep
 from serving.api.login_guard import LoginGuardDep, client_address
 from serving.api.password_hashing import PasswordHashingDep
@@ -27,7 +28,7 @@ from serving.security import (
     new_refresh_token,
     sha256_hex,
 )
-from serving.vocabulary import ADMIN
+from serving.vocabulary import ADMIN, USER_CHANGED, USER_CREATED
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -219,7 +220,7 @@ async def list_users(session: SessionDep, _: AdminDep) -> list[Usuario]:
     responses={409: {"model": Message, "description": "Username already taken"}, **HASHING_BUSY},
 )
 async def create_user(
-    body: UsuarioCreate, session: SessionDep, hashing: PasswordHashingDep, _: AdminDep
+    body: UsuarioCreate, session: SessionDep, hashing: PasswordHashingDep, admin: AdminDep
 ) -> Usuario:
     """Create a staff user with a role (admin)."""
     # Hashed before the session's first query, so no connection is held while it runs.
@@ -238,9 +239,20 @@ async def create_user(
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="username already taken") from exc
+    audit.record(
+        session,
+        admin,
+        USER_CREATED,
+        audit.target("usuario", user.id),
+        audit.given(
+            {"username": user.username, "role": user.role, "nome": user.nome, "email": user.email},
+            audit.USER_PERSONAL,
+        ),
+    )
+    await session.commit()
     await session.refresh(user)
     return user
 
@@ -262,6 +274,7 @@ async def update_user(
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="user not found")
     changes = body.model_dump(exclude_unset=True)
+    before = {field: getattr(user, field) for field in changes}
     if user.id == admin.user_id and (
         changes.get("ativo") is False or changes.get("role", ADMIN) != ADMIN
     ):
@@ -276,6 +289,13 @@ async def update_user(
             .where(RefreshToken.usuario_id == user.id, RefreshToken.revogado_em.is_(None))
             .values(revogado_em=func.now())
         )
+    audit.record(
+        session,
+        admin,
+        USER_CHANGED,
+        audit.target("usuario", user.id),
+        audit.changes(before, {f: getattr(user, f) for f in changes}, audit.USER_PERSONAL),
+    )
     await session.commit()
     await session.refresh(user)
     return user

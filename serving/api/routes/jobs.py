@@ -9,7 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import func, select
 
-from serving.api.deps import AdminDep, PublisherDep, ReaderDep, SessionDep, SettingsDep
+from serving.api.deps import (
+    AdminDep,
+    Principal,
+    PublisherDep,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+)
 from serving.api.schemas import (
     NO_NUL,
     AtualizarModeloIn,
@@ -73,7 +80,7 @@ async def queue_job(
     *,
     tipo: JobKind,
     parametros: dict[str, Any],
-    solicitado_por: str,
+    solicitado_por: Principal,
 ) -> Job:
     """Queue a job, or answer the one already pending (200 and ALREADY_PENDING_HEADER). A full
     queue is a 429; a broker that does not take the job is a 503 (the job row says failed)."""
@@ -148,7 +155,7 @@ async def update_model(
         response,
         tipo=MODEL_UPDATE,
         parametros=_as_of(body),
-        solicitado_por=who.name,
+        solicitado_por=who,
     )
 
 
@@ -182,7 +189,7 @@ async def score_churn(
         response,
         tipo=CHURN_SCORING,
         parametros=_as_of(body),
-        solicitado_por=who.name,
+        solicitado_por=who,
     )
 
 

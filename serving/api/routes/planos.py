@@ -4,9 +4,11 @@ from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from serving import audit
 from serving.api.deps import AdminDep, SessionDep, StaffDep
 from serving.api.schemas import Message, PlanoCreate, PlanoPublic, PlanoUpdate
 from serving.db.tables import Plano
+from serving.vocabulary import PLAN_CHANGED, PLAN_CREATED
 
 router = APIRouter(prefix="/planos", tags=["planos"])
 PlanoId = Annotated[int, Path(gt=0, le=2**31 - 1)]
@@ -42,18 +44,26 @@ async def get_plan(plano_id: PlanoId, session: SessionDep, _: StaffDep) -> Plano
     status_code=status.HTTP_201_CREATED,
     responses={409: {"model": Message, "description": "A plan with this name exists"}},
 )
-async def create_plan(body: PlanoCreate, session: SessionDep, _: AdminDep) -> Plano:
+async def create_plan(body: PlanoCreate, session: SessionDep, admin: AdminDep) -> Plano:
     """Create a plan (admin)."""
     if await _name_taken(session, body.nome):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="a plan with this name exists")
     plano = Plano(**body.model_dump())
     session.add(plano)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="a plan with this name exists"
         ) from exc
+    audit.record(
+        session,
+        admin,
+        PLAN_CREATED,
+        audit.target("plano", plano.id),
+        audit.given(body.model_dump()),
+    )
+    await session.commit()
     await session.refresh(plano)
     return plano
 
@@ -64,7 +74,7 @@ async def create_plan(body: PlanoCreate, session: SessionDep, _: AdminDep) -> Pl
     responses={404: {"model": Message}, 409: {"model": Message}},
 )
 async def update_plan(
-    plano_id: PlanoId, body: PlanoUpdate, session: SessionDep, _: AdminDep
+    plano_id: PlanoId, body: PlanoUpdate, session: SessionDep, admin: AdminDep
 ) -> Plano:
     """Replace a plan's fields (admin). Set `ativo: false` to stop offering it."""
     plano = await session.get(Plano, plano_id)
@@ -72,8 +82,13 @@ async def update_plan(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="plan not found")
     if await _name_taken(session, body.nome, except_id=plano_id):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="a plan with this name exists")
-    for field, value in body.model_dump().items():
+    new = body.model_dump()
+    before = {field: getattr(plano, field) for field in new}
+    for field, value in new.items():
         setattr(plano, field, value)
+    audit.record(
+        session, admin, PLAN_CHANGED, audit.target("plano", plano.id), audit.changes(before, new)
+    )
     await session.commit()
     await session.refresh(plano)
     return plano

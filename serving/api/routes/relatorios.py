@@ -90,7 +90,7 @@ async def request_daily_report(
         response,
         tipo=DAILY_REPORT,
         parametros={"data": dia.isoformat()},
-        solicitado_por=who.name,
+        solicitado_por=who,
     )
 
 

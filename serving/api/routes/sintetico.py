@@ -36,6 +36,7 @@ async def create_synthetic_member(
             database_url=settings.database_url,
             registrado_por=who.name,
             gym_timezone=settings.gym_timezone,
+            actor=who,
         )
     except EmailTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
