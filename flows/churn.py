@@ -13,10 +13,12 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows.context import job_progress, resources
+from flows.monitoring import monitor_champion
 from flows.scoring import score_and_store
 from models import registry
 from models.features import load_labelled
 from models.training import train_models
+from models.tuning import GRID
 from serving.reports import generate_daily_report
 from serving.warehouse import dbt_build
 
@@ -35,7 +37,15 @@ def build_warehouse(as_of: date | None, full_refresh: bool) -> str:
     from dbt_common.invocation import get_invocation_id
 
     settings = resources().settings
-    result = dbt_build(settings.database_url, as_of=as_of, full_refresh=full_refresh, quiet=True)
+    logger = get_run_logger()
+    logger.info("dbt build as of %s%s", as_of or "today", " (full refresh)" if full_refresh else "")
+    result = dbt_build(
+        settings.database_url,
+        as_of=as_of,
+        full_refresh=full_refresh,
+        quiet=True,
+        progress=logger.info,
+    )
     if not result.success:
         failed = [
             f"{r.node.name}: {r.message}"
@@ -72,6 +82,13 @@ def register_and_promote(result, as_of: date, dbt_invocation_id: str | None) -> 
         "modelo_versao": version,
         "promovido": decision.promoted,
         "motivo": decision.reason,
+        # the gate's PR-AUC difference against each rival, with its bootstrap interval
+        "comparacoes": [
+            {"rival": c.rival, "diferenca": c.difference, "minimo": c.low, "maximo": c.high}
+            for c in decision.comparisons
+        ],
+        "parametros": {key: result.params[key] for key in GRID},
+        "candidatos": len(result.candidates),
         "metricas": result.metrics,
         "calibrado": result.calibrated,
         "tamanhos": result.sizes,
@@ -106,6 +123,27 @@ def score(as_of: date, job_id: str | None) -> dict[str, Any]:
         "alunos_pontuados": summary.scored,
         "por_faixa": summary.por_faixa,
         "cache_atualizado": summary.cache_refreshed,
+    }
+
+
+@task(retries=1, retry_delay_seconds=10, retry_condition_fn=_worth_retrying)
+def monitor(as_of: date) -> dict[str, Any]:
+    """The champion's drift (PSI) and realised-vs-predicted churn, stored and logged."""
+    res = resources()
+    settings = res.use_mlflow()
+    summary = monitor_champion(
+        res.engine, schema=settings.dbt_schema, model_name=settings.churn_model_name, as_of=as_of
+    )
+    logger = get_run_logger()
+    for warning in summary.warnings:
+        logger.warning(warning)
+    return {
+        "modelo_versao": summary.model_version,
+        "run_id": summary.run_id,
+        "psi": summary.psi,
+        "alertas_psi": summary.psi_alerts,
+        "linhas_calibracao": summary.calibration_rows,
+        "alertas_calibracao": summary.calibration_alerts,
     }
 
 
@@ -170,7 +208,8 @@ def nightly_flow(
     as_of: date | None = None, retrain: bool = False, full_refresh: bool = False
 ) -> dict[str, Any]:
     """Build ▶ (train ▶ register ▶ promote, when asked or when there is no champion yet) ▶
-    score ▶ daily report. With `as_of` nothing after that date is used: a backtest."""
+    score ▶ daily report ▶ monitor (drift, realised vs predicted churn). With `as_of` nothing
+    after that date is used: a backtest."""
     as_of = as_of or _today()
     # A past date rebuilds the features as of that date (dbt does a full rebuild for it).
     invocation = build_warehouse(as_of, full_refresh)
@@ -184,4 +223,6 @@ def nightly_flow(
         outcome["treino"] = register_and_promote(result, as_of, invocation)
     outcome["pontuacao"] = score(as_of, None)
     outcome["relatorio"] = daily_report(as_of, None)
+    # Last: a monitor that fails leaves the night's scores and report in place.
+    outcome["monitoramento"] = monitor(as_of)
     return outcome

@@ -13,6 +13,7 @@ LABELS = {
     "random_forest": "Random Forest",
     "logistic_regression": "Regressão logística",
     "inactivity_rule": "Regra de inatividade",
+    "hist_gradient_boosting": "Gradient boosting (HGB)",
 }
 
 

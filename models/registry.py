@@ -3,8 +3,9 @@ version beats the champion on the same held-out data. Aliases, never stages."""
 
 import logging
 import subprocess
+import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,29 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from models import plots
+from models import drift_tracking, gate, plots
 from models.evaluation import calibration_table, metrics
 from models.features import FEATURES, LABEL
+from models.gate import GATE_METRIC
+from models.monitoring import training_reference
 from models.training import TrainingResult
+from models.tuning import GRID, search_params
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 META_ARTIFACT = "churn_meta.json"
-# What `@champion` is judged on; ties keep the champion.
-GATE_METRIC = "pr_auc"
+# MLflow's UI opens an experiment by this tag: the model-training view (runs, metrics) instead
+# of the GenAI one (traces, latency) it picks for an experiment without it.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+# The version tag naming the validation fit's logged model, which the next gate scores.
+VALIDATION_MODEL_TAG = "validation_model_uri"
 # skops refuses to load types it does not know; these are ours and scikit-learn's.
 TRUSTED_TYPES = [
     "sklearn.tree._tree.Tree",
@@ -35,6 +45,7 @@ TRUSTED_TYPES = [
     "sklearn.isotonic.IsotonicRegression",
     "sklearn.frozen._frozen.FrozenEstimator",
     "sklearn.model_selection._split.GroupKFold",
+    "models.calibration.OutOfBagCalibrated",
 ]
 
 
@@ -45,6 +56,7 @@ class Promotion:
     reason: str
     champion_version: str | None
     champion_metrics: dict[str, float] | None
+    comparisons: tuple[gate.Comparison, ...] = ()
 
 
 def _requirements() -> list[str]:
@@ -54,6 +66,19 @@ def _requirements() -> list[str]:
         f"{package}=={version(package)}"
         for package in ("scikit-learn", "skops", "pandas", "numpy", "gympulse")
     ]
+
+
+def _environment() -> dict[str, Any]:
+    """The model's environment, stated rather than inferred: inference shells out to uv/pip and
+    takes ~15 s. Given as a conda env (MLflow writes requirements.txt from its pip list too)
+    because `pip_requirements` makes MLflow look up the installed pip for conda.yaml and warn
+    "Failed to resolve installed pip version" on every run: uv's virtualenvs have no pip."""
+    python = ".".join(str(part) for part in sys.version_info[:2])
+    return {
+        "name": "gympulse-churn",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": _requirements()}],
+    }
 
 
 def git_commit() -> str:
@@ -70,20 +95,37 @@ def git_commit() -> str:
         return "unknown"
 
 
-def use_tracking(tracking_uri: str, experiment: str, artifact_root: str) -> str:
-    """Point MLflow at the store and make sure the experiment exists; returns its id."""
+def use_tracking(tracking_uri: str, experiment: str, artifact_root: str | None) -> str:
+    """Point MLflow at the store and make sure the experiment exists, marked as model training;
+    returns its id. Without `artifact_root` a new experiment keeps its artifacts wherever the
+    tracking server's default artifact store is."""
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        location = Path(artifact_root).expanduser().resolve() / experiment
-        experiment_id = mlflow.create_experiment(experiment, artifact_location=location.as_uri())
+        experiment_id = mlflow.create_experiment(
+            experiment,
+            artifact_location=_experiment_location(artifact_root, experiment),
+            tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
+        )
     else:
         experiment_id = found.experiment_id
+        if EXPERIMENT_KIND_TAG not in found.tags:  # created before the tag, or by someone else
+            MlflowClient().set_experiment_tag(
+                experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
+            )
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def _experiment_location(artifact_root: str | None, experiment: str) -> str | None:
+    if artifact_root is None:
+        return None
+    if "://" in artifact_root:  # s3://, gs://, file://, mlflow-artifacts://: already a URI
+        return f"{artifact_root.rstrip('/')}/{experiment}"
+    return (Path(artifact_root).expanduser().resolve() / experiment).as_uri()
 
 
 def _log_metrics(result: TrainingResult) -> None:
@@ -95,10 +137,7 @@ def _log_metrics(result: TrainingResult) -> None:
             "brier_uncalibrated": result.brier_uncalibrated,
             "brier_calibrated": result.brier_calibrated,
             "rf_minus_best_baseline_roc_auc": result.forest_metrics["roc_auc"]
-            - max(
-                result.metrics["logistic_regression"]["roc_auc"],
-                result.metrics["inactivity_rule"]["roc_auc"],
-            ),
+            - max(result.metrics[name]["roc_auc"] for name in result.baselines),
         }
     )
 
@@ -127,32 +166,83 @@ def _calibration_tables(result: TrainingResult) -> dict[str, pd.DataFrame]:
     return {name: calibration_table(y_test, s) for name, s in result.held_out_scores.items()}
 
 
-def log_training_run(
-    result: TrainingResult,
-    *,
-    model_name: str,
-    as_of: date,
-    dbt_invocation_id: str | None = None,
-    extra_tags: dict[str, str] | None = None,
+def _stamp() -> str:
+    """When, in run names: to the second, so two trainings of one day are told apart."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class WarehouseTable(DatasetSource):
+    """Where the training rows come from: the warehouse's feature table as of a date (MLflow
+    has no source for a PostgreSQL table; the digest says whether two runs saw the same rows)."""
+
+    def __init__(self, table: str, as_of: str) -> None:
+        self.table = table
+        self.as_of = as_of
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return "warehouse_table"
+
+    def load(self, **_kwargs: Any) -> Any:
+        raise NotImplementedError("read it with models.features.load_labelled")
+
+    @staticmethod
+    def _can_resolve(_raw_source: Any) -> bool:
+        return False
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> "WarehouseTable":
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "as_of": self.as_of}
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[str, Any]) -> "WarehouseTable":
+        return cls(source_dict["table"], source_dict["as_of"])
+
+
+def _refit_rows(result: TrainingResult) -> pd.DataFrame:
+    return result.refit_data if result.refit_data is not None else result.split.train
+
+
+def _log_dataset(result: TrainingResult, as_of: date, table: str) -> None:
+    frame = _refit_rows(result)
+    dataset = from_pandas(
+        frame[["aluno_id", "data_referencia", *FEATURES, LABEL]],
+        source=WarehouseTable(table, as_of.isoformat()),
+        name=f"churn_features as of {as_of.isoformat()}",
+        targets=LABEL,
+    )
+    mlflow.log_input(
+        dataset,
+        context="training",
+        tags={"as_of": as_of.isoformat(), "rows": str(len(frame))},
+    )
+
+
+def _log_child(name: str, params: dict[str, Any], values: dict[str, float]) -> None:
+    with mlflow.start_run(run_name=name, nested=True):
+        mlflow.log_params(params)
+        mlflow.log_metrics(values)
+
+
+def _log_refit_run(
+    result: TrainingResult, *, model_name: str, as_of: date, name: str, tags: dict[str, str]
 ) -> tuple[str, str]:
-    """One MLflow run with metrics, figures and the registered model; returns (run_id, version)."""
+    """The registered version's run: the refit's model, with the validation fit's metrics,
+    figures and meta (what the dashboard and the scorer read from a version's run)."""
     split = result.split
-    tags = {
-        "as_of": as_of.isoformat(),
-        "git_commit": git_commit(),
-        "dbt_invocation_id": dbt_invocation_id or "unknown",
-        "held_out_from": str(split.test_from),
-        "held_out_to": str(split.test_to),
-        "train_to": str(split.train_to),
-        "calibrated": str(result.calibrated).lower(),
-        **{f"rows_{k.removeprefix('rows_')}": str(v) for k, v in result.sizes.items()},
-        **(extra_tags or {}),
-    }
-    with mlflow.start_run(run_name=f"rf-{as_of.isoformat()}", tags=tags) as run:
+    with mlflow.start_run(run_name=name, nested=True, tags=tags) as run:
         mlflow.log_params(result.params)
         mlflow.log_params({"gate_metric": GATE_METRIC, "features": ",".join(FEATURES)})
+        _log_dataset(result, as_of, tags.get("table", "churn_features"))
         _log_metrics(result)
         _log_figures(result)
+        # What the drift monitor compares each night's rows and scores with.
+        drift_tracking.log_reference(
+            training_reference(split.train[FEATURES], result.held_out_scores["random_forest"])
+        )
         mlflow.log_dict(
             {
                 "thresholds": result.thresholds,
@@ -163,18 +253,79 @@ def log_training_run(
         )
         example = split.test[FEATURES].head(5)
         signature = infer_signature(example, result.model.predict_proba(example)[:, 1])
+        common = {
+            "signature": signature,
+            "input_example": example,
+            "skops_trusted_types": TRUSTED_TYPES,
+            "pyfunc_predict_fn": "predict_proba",
+            "conda_env": _environment(),
+        }
         info = mlflow.sklearn.log_model(
-            result.model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            registered_model_name=model_name,
-            skops_trusted_types=TRUSTED_TYPES,
-            pyfunc_predict_fn="predict_proba",
-            # Stated, not inferred: inference shells out to uv/pip and takes ~15 s.
-            pip_requirements=_requirements(),
+            result.model, name="model", registered_model_name=model_name, **common
         )
-        return run.info.run_id, str(info.registered_model_version)
+        # The validation fit never saw a held-out member (the held-out members are the same
+        # run after run): the next training's gate scores it, not the refit, on its held-out
+        # rows.
+        validation = mlflow.sklearn.log_model(
+            result.validation_model, name="validation_model", **common
+        )
+        version = str(info.registered_model_version)
+        MlflowClient().set_model_version_tag(
+            model_name, version, VALIDATION_MODEL_TAG, validation.model_uri
+        )
+        return run.info.run_id, version
+
+
+def log_training_run(
+    result: TrainingResult,
+    *,
+    model_name: str,
+    as_of: date,
+    dbt_invocation_id: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """A parent run for the training, with a child run per model (each grid candidate, each
+    baseline, the refit that is registered) so MLflow's UI compares them side by side; returns
+    the refit run's id and the registered version."""
+    split = result.split
+    stamp = _stamp()
+    tags = {
+        "as_of": as_of.isoformat(),
+        "git_commit": git_commit(),
+        "dbt_invocation_id": dbt_invocation_id or "unknown",
+        "held_out_from": str(split.test_from),
+        "held_out_to": str(split.test_to),
+        "train_to": str(split.train_to),
+        # the registered model's newest training snapshot: the refit's, not the split's
+        "refit_to": str(max(_refit_rows(result)["data_referencia"])),
+        "calibrated": str(result.calibrated).lower(),
+        **{f"rows_{k.removeprefix('rows_')}": str(v) for k, v in result.sizes.items()},
+        **(extra_tags or {}),
+    }
+    parent_name = f"training as of {as_of.isoformat()} · {stamp}"
+    with mlflow.start_run(run_name=parent_name, tags=tags):
+        mlflow.log_params({**result.params, "grid_size": len(result.candidates)})
+        _log_dataset(result, as_of, "churn_features")
+        _log_metrics(result)
+        for candidate in result.candidates:
+            _log_child(
+                f"{candidate.name} · {stamp}",
+                {**search_params(candidate.params), "chosen": candidate.params == _chosen(result)},
+                candidate.metrics,
+            )
+        for baseline in result.baselines:
+            _log_child(
+                f"baseline-{baseline.replace('_', '-')} · {stamp}",
+                {"model": baseline},
+                result.metrics[baseline],
+            )
+        return _log_refit_run(
+            result, model_name=model_name, as_of=as_of, name=f"refit · {stamp}", tags=tags
+        )
+
+
+def _chosen(result: TrainingResult) -> dict[str, Any]:
+    return {key: result.params[key] for key in GRID}
 
 
 def champion(model_name: str) -> Any | None:
@@ -194,35 +345,74 @@ def load_meta(run_id: str) -> dict[str, Any]:
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{META_ARTIFACT}")
 
 
+def _champion_scores(model_name: str, current: Any, held_out: pd.DataFrame) -> np.ndarray:
+    """The champion's validation fit scored on these held-out rows (the refit has seen them);
+    a version logged before refits existed was its own validation fit."""
+    uri = current.tags.get(VALIDATION_MODEL_TAG)
+    model = mlflow.sklearn.load_model(uri) if uri else load_model(model_name)
+    return np.asarray(model.predict_proba(held_out[FEATURES])[:, 1])
+
+
 def promote_if_better(
     model_name: str, version: str, run_id: str, result: TrainingResult
 ) -> Promotion:
-    """Score the champion on this run's held-out set; the candidate must beat it there."""
+    """The gate (models/gate.py): the candidate must beat the champion and every baseline on
+    this run's held-out rows beyond the noise; the decision is logged on the version, its run
+    and the training's parent run."""
     client = MlflowClient()
     current = champion(model_name)
-    candidate = result.forest_metrics
-    if current is None:
-        reason = "first model: becomes champion"
+    held_out = result.split.test
+    y = held_out[LABEL].to_numpy()
+    rivals = {name: result.held_out_scores[name] for name in result.baselines}
+    theirs = None
+    if current is not None:
+        champion_scores = _champion_scores(model_name, current, held_out)
+        theirs = metrics(y, champion_scores)
+        rivals = {f"champion v{current.version}": champion_scores, **rivals}
+    verdict = gate.decide(
+        y,
+        result.held_out_scores["random_forest"],
+        rivals,
+        held_out["aluno_id"].to_numpy(),
+        first_model=current is None,
+    )
+    if verdict.promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
-        decision = Promotion(version, True, reason, None, None)
-    else:
-        held_out = result.split.test
-        scores = load_model(model_name).predict_proba(held_out[FEATURES])[:, 1]
-        theirs = metrics(held_out[LABEL].to_numpy(), np.asarray(scores))
-        better = candidate[GATE_METRIC] > theirs[GATE_METRIC]
-        reason = (
-            f"{GATE_METRIC} {candidate[GATE_METRIC]:.4f} vs champion v{current.version} "
-            f"{theirs[GATE_METRIC]:.4f} on the same held-out data"
-        )
-        if better:
-            client.set_registered_model_alias(model_name, CHAMPION, version)
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_metrics({f"champion_{k}": v for k, v in theirs.items()})
-        decision = Promotion(version, better, reason, current.version, theirs)
+    decision = Promotion(
+        version,
+        verdict.promoted,
+        verdict.reason,
+        current.version if current is not None else None,
+        theirs,
+        verdict.comparisons,
+    )
+    gate_metrics = {
+        f"gate_{_metric_key(c.rival)}_{part}": value
+        for c in verdict.comparisons
+        for part, value in (("diff", c.difference), ("low", c.low), ("high", c.high))
+    }
+    gate_tags = {
+        "gate.decision": "promoted" if verdict.promoted else "not promoted",
+        # MLflow caps a tag at 8,000 characters; the reason is a few hundred.
+        "gate.reason": verdict.reason,
+        "promoted": str(verdict.promoted).lower(),
+    }
+    if theirs is not None:
+        gate_metrics |= {f"champion_{k}": v for k, v in theirs.items()}
+    parent = client.get_run(run_id).data.tags.get("mlflow.parentRunId")
+    for target in filter(None, (run_id, parent)):
+        for key, value in gate_metrics.items():
+            client.log_metric(target, key, value)
+        for key, text in gate_tags.items():
+            client.set_tag(target, key, text)
     client.set_model_version_tag(
         model_name, version, "promotion", "champion" if decision.promoted else "rejected"
     )
     client.set_model_version_tag(model_name, version, "promotion_reason", decision.reason)
-    client.set_tag(run_id, "promoted", str(decision.promoted).lower())
     log.info("model %s v%s: %s", model_name, version, decision.reason)
     return decision
+
+
+def _metric_key(rival: str) -> str:
+    """`champion v3` and the baselines' names as metric-name parts."""
+    return "champion" if rival.startswith("champion") else rival

@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     mlflow_tracking_uri: str = f"sqlite:///{REPO_ROOT / 'var' / 'mlflow.db'}"
-    # Where new experiments keep their artifacts (a file store beside the SQLite backend here).
-    mlflow_artifact_root: str = str(REPO_ROOT / "var" / "mlflow-artifacts")
+    # Where new experiments keep their artifacts. Unset, it follows the tracking URI (see
+    # `_artifacts_follow_tracking`).
+    mlflow_artifact_root: str | None = None
     mlflow_experiment: str = "gympulse-churn"
     churn_model_name: str = "gympulse-churn"
     # Load the champion when the API starts, so the first on-demand score does not wait for it.
@@ -109,6 +110,12 @@ class Settings(BaseSettings):
         return url
 
     @model_validator(mode="after")
+    def _artifacts_follow_tracking(self) -> "Settings":
+        if self.mlflow_artifact_root is None:
+            self.mlflow_artifact_root = default_artifact_root(self.mlflow_tracking_uri)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_a_weak_secret(self) -> "Settings":
         if self.jwt_secret is not None and self.environment != "test":
             secret = self.jwt_secret.get_secret_value()
@@ -130,6 +137,19 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.gym_timezone)
+
+
+def default_artifact_root(tracking_uri: str) -> str | None:
+    """Where artifacts go when only MLFLOW_TRACKING_URI is set: beside a SQLite store's file;
+    None (the tracking server's own default artifact store) for a server or a file store; the
+    checkout's var/ for another database, which has no place of its own for files."""
+    if tracking_uri.startswith("sqlite:///"):
+        database = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+        return str(database.parent / "mlflow-artifacts")
+    scheme = tracking_uri.split("://", 1)[0].split("+", 1)[0] if "://" in tracking_uri else ""
+    if scheme in {"postgresql", "mysql", "mssql"}:
+        return str(REPO_ROOT / "var" / "mlflow-artifacts")
+    return None
 
 
 def stored_secret(path: Path) -> str:

@@ -3,9 +3,10 @@
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -34,8 +35,10 @@ def dbt_build(
     full_refresh: bool = False,
     select: str | None = None,
     quiet: bool = False,
+    progress: Callable[[str], None] | None = None,
 ):
-    """`dbt build` (models, unit tests, data tests) in-process; returns dbt's result object."""
+    """`dbt build` (models, unit tests, data tests) in-process; returns dbt's result object.
+    `progress` gets one line per model, seed, snapshot and test as dbt finishes it."""
     from dbt.cli.main import dbtRunner
 
     project = str(DBT_PROJECT_DIR)
@@ -48,8 +51,44 @@ def dbt_build(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    callbacks = [] if progress is None else [_reporting_nodes(progress)]
     with _environment(dbt_env(database_url)):
-        return dbtRunner().invoke(args)
+        return dbtRunner(callbacks=callbacks).invoke(args)
+
+
+# dbt's events for a finished node, and the name of the node's kind in them.
+_NODE_RESULTS = {
+    "LogModelResult": "model",
+    "LogSeedResult": "seed",
+    "LogSnapshotResult": "snapshot",
+    "LogTestResult": "test",
+}
+
+
+def node_progress_line(event: Any) -> str | None:
+    """'model fct_visitas ok (3/41, 1.2 s)' for a dbt event that closes a node; None for the
+    rest. The node's name and status only: dbt's messages can quote the rows a test found."""
+    kind = _NODE_RESULTS.get(event.info.name)
+    if kind is None:
+        return None
+    data = event.data
+    node = data.node_info
+    if node.resource_type == "unit_test":
+        kind = "unit test"
+    if kind in {"test", "unit test"}:
+        total, status = data.num_models, data.status  # pass, warn, fail, error
+    else:  # a model's, seed's or snapshot's status is dbt's row count, or "error"
+        total, status = data.total, "error" if data.status == "error" else "ok"
+    return f"{kind} {node.node_name} {status} ({data.index}/{total}, {data.execution_time:.1f} s)"
+
+
+def _reporting_nodes(progress: Callable[[str], None]) -> Callable[[Any], None]:
+    def on_event(event: Any) -> None:
+        line = node_progress_line(event)
+        if line is not None:
+            progress(line)
+
+    return on_event
 
 
 @contextlib.contextmanager

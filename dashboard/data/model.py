@@ -22,6 +22,7 @@ RECENT_VERSIONS = 5
 BASELINES = {
     "logistic_regression": "Regressão logística",
     "inactivity_rule": "Regra de inatividade",
+    "hist_gradient_boosting": "Gradient boosting (HGB)",
 }
 METRICS = {
     "roc_auc": "ROC-AUC",
@@ -67,6 +68,15 @@ class Version:
     @property
     def as_of(self) -> str | None:
         return self.tags.get("as_of")
+
+    @property
+    def gate(self) -> tuple[bool, str] | None:
+        """The promotion gate's verdict on this version (models/registry.py tags `gate.*`):
+        (promoted, reason), or None for a version logged before the gate."""
+        decision = self.tags.get("gate.decision")
+        if decision is None:
+            return None
+        return decision == "promoted", self.tags.get("gate.reason", "")
 
     def baseline_metrics(self, prefix: str) -> dict[str, float]:
         return {
@@ -190,3 +200,44 @@ def score_histograms(version: str, as_of: str | None) -> pd.DataFrame:
         as_of=as_of,
         bins=SCORE_BINS,
     ).assign(parcela=lambda d: d["alunos"] / d.groupby("lote")["alunos"].transform("sum"))
+
+
+# The monitor's lines (models/monitoring.py PSI_ALERT, GAP_ALERT_PP); the rows carry their flags.
+PSI_ALERT = 0.2
+GAP_ALERT_PP = 2.0
+
+
+def drift(model_name: str) -> pd.DataFrame:
+    """data_referencia, modelo_versao, variavel, psi, alerta: the newest night's PSI of each
+    feature and of the score against the champion's training period (migration 0009)."""
+    return shared_frame(
+        """
+        select data_referencia, modelo_versao, variavel, psi, alerta
+        from monitoramento_drift
+        where modelo_nome = :nome
+            and data_referencia = (
+                select max(data_referencia) from monitoramento_drift where modelo_nome = :nome
+            )
+        order by psi desc, variavel
+        """,
+        nome=model_name,
+    )
+
+
+def calibration(model_name: str) -> pd.DataFrame:
+    """data_referencia, modelo_versao, mes, faixa_risco, datas_pontuacao, pontuacoes, prevista,
+    realizada, diferenca_pp, alerta: the newest night's realised-vs-predicted churn per month
+    and tier (`todas`: the whole month), for scoring dates whose 30 days had closed."""
+    return shared_frame(
+        """
+        select data_referencia, modelo_versao, mes, faixa_risco, datas_pontuacao, pontuacoes,
+               prevista, realizada, diferenca_pp, alerta
+        from monitoramento_calibracao
+        where modelo_nome = :nome
+            and data_referencia = (
+                select max(data_referencia) from monitoramento_calibracao where modelo_nome = :nome
+            )
+        order by mes, faixa_risco
+        """,
+        nome=model_name,
+    )

@@ -4,12 +4,14 @@ versions and the baselines, and whether today's scores look like the ones it was
 from datetime import date
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import format as fmt
 from dashboard import ui
 from dashboard.data import model
 from dashboard.data.clients import settings
+from dashboard.data.sql import DataUnavailable
 
 
 def _day(iso: str | None) -> str:
@@ -45,6 +47,16 @@ st.caption(
     f"(treino com rótulos até {_day(champion.tags.get('train_to'))})."
 )
 
+latest = recent[0]  # newest version first
+if latest.gate is not None:
+    promoted, reason = latest.gate
+    verdict = "promovida a campeã" if promoted else "não promovida: a campeã continua"
+    (st.success if promoted else st.warning)(
+        f"Último treino (v{latest.version}, {fmt.data_hora(latest.trained_at, tz)}): {verdict}. "
+        f"Portão de promoção: {reason}",
+        icon=":material/verified:" if promoted else ":material/block:",
+    )
+
 st.subheader("Versões recentes e modelos de base")
 comparison = model.comparison(recent)
 for label in model.METRICS.values():  # Brazilian decimals; a handful of rows need no sorting
@@ -58,8 +70,8 @@ st.dataframe(
     key="comparacao_modelos",
 )
 st.caption(
-    "Os modelos de base (regressão logística e a regra de inatividade) são medidos nos mesmos "
-    "dados fora do tempo da versão campeã."
+    "Os modelos de base (regressão logística, regra de inatividade e gradient boosting) são "
+    "medidos nos mesmos dados fora do tempo da versão campeã."
 )
 sizes = {
     f"v{v.version}": {label: v.tags.get(tag) for tag, label in model.SIZES.items()}
@@ -96,6 +108,122 @@ for tab, (path, title) in zip(
                     st.caption(f"{caption}: a execução não registrou este gráfico.")
                 else:
                     st.image(image, caption=caption, width="stretch")
+
+st.subheader("Monitoramento: deriva e calibração")
+psi_rows: pd.DataFrame | None = None
+realised: pd.DataFrame | None = None
+try:
+    psi_rows, realised = model.drift(name), model.calibration(name)
+except DataUnavailable as exc:  # the monitor's tables not migrated yet
+    st.error(str(exc))
+if psi_rows is not None and psi_rows.empty:
+    st.info("O monitor ainda não rodou para este modelo: ele roda toda noite, depois da pontuação.")
+elif psi_rows is not None:
+    night = psi_rows["data_referencia"].iloc[0]
+    drifted = psi_rows[psi_rows["alerta"]]
+    if not drifted.empty:
+        st.warning(
+            f"PSI acima de {fmt.decimal(model.PSI_ALERT)}: "
+            + ", ".join(
+                f"{v} ({fmt.decimal(p, 2)})"
+                for v, p in zip(drifted["variavel"], drifted["psi"], strict=True)
+            )
+            + " — a população de hoje se afastou da do treino."
+        )
+    line = (
+        alt.Chart(pd.DataFrame({"limite": [model.PSI_ALERT]}))
+        .mark_rule(strokeDash=[6, 4], color="gray")
+        .encode(x="limite:Q")
+    )
+    bars = (
+        alt.Chart(psi_rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("psi:Q", title="PSI contra o período de treino"),
+            y=alt.Y("variavel:N", title=None, sort="-x"),
+            color=alt.Color(
+                "alerta:N",
+                title="Acima de 0,2",
+                scale=alt.Scale(domain=[False, True], range=["#4c9f70", "#d1495b"]),
+            ),
+            tooltip=[
+                alt.Tooltip("variavel:N", title="Variável"),
+                alt.Tooltip("psi:Q", title="PSI", format=".3f"),
+            ],
+        )
+    )
+    st.altair_chart(alt.layer(bars, line), width="stretch", key="monitor_psi")
+    st.caption(
+        f"Noite de {fmt.data(night)}, v{psi_rows['modelo_versao'].iloc[0]}: PSI de cada variável "
+        "e da distribuição dos riscos (`score`) contra o período de treino do modelo; a linha "
+        f"tracejada é {fmt.decimal(model.PSI_ALERT)}."
+    )
+if realised is not None and realised.empty:
+    st.info(
+        "Ainda não há data pontuada com os 30 dias encerrados: o realizado × previsto aparece "
+        "30 dias depois do primeiro lote."
+    )
+elif realised is not None:
+    off = realised[realised["alerta"]]
+    if not off.empty:
+        st.warning(
+            f"Diferença acima de {fmt.decimal(model.GAP_ALERT_PP, 0)} pontos entre o cancelamento "
+            "realizado e o previsto em: "
+            + ", ".join(
+                f"{m:%m/%Y} ({t})" for m, t in zip(off["mes"], off["faixa_risco"], strict=True)
+            )
+        )
+    series = realised.melt(
+        id_vars=["mes", "faixa_risco", "alerta", "diferenca_pp"],
+        value_vars=["prevista", "realizada"],
+        var_name="serie",
+        value_name="taxa",
+    )
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("mes:T", title="Mês da pontuação", axis=alt.Axis(format="%m/%Y")),
+            y=alt.Y("taxa:Q", title="Cancelamento em 30 dias", axis=alt.Axis(format="%")),
+            color=alt.Color("serie:N", title=None),
+            tooltip=[
+                alt.Tooltip("mes:T", title="Mês", format="%m/%Y"),
+                alt.Tooltip("serie:N", title="Série"),
+                alt.Tooltip("taxa:Q", title="Taxa", format=".1%"),
+                alt.Tooltip("diferenca_pp:Q", title="Diferença (p.p.)", format=".1f"),
+                alt.Tooltip("alerta:N", title="Acima de 2 p.p."),
+            ],
+        )
+        .properties(width=170, height=180)
+        .facet(
+            column=alt.Column("faixa_risco:N", title=None, sort=["todas", "alto", "medio", "baixo"])
+        ),
+        key="monitor_calibracao",
+    )
+    st.dataframe(
+        realised.assign(
+            mes=[f"{m:%m/%Y}" for m in realised["mes"]],
+            prevista=[fmt.percentual(v) for v in realised["prevista"]],
+            realizada=[fmt.percentual(v) for v in realised["realizada"]],
+            diferenca_pp=[fmt.decimal(v) for v in realised["diferenca_pp"]],
+            alerta=["⚠ acima de 2 p.p." if a else "" for a in realised["alerta"]],
+        )[["mes", "faixa_risco", "pontuacoes", "prevista", "realizada", "diferenca_pp", "alerta"]],
+        hide_index=True,
+        column_config={
+            "mes": "Mês",
+            "faixa_risco": "Faixa",
+            "pontuacoes": "Alunos pontuados",
+            "prevista": "Prevista",
+            "realizada": "Realizada",
+            "diferenca_pp": "Diferença (p.p.)",
+            "alerta": "Alerta",
+        },
+        key="monitor_calibracao_tabela",
+    )
+    st.caption(
+        "Para cada data pontuada cujos 30 dias já se encerraram: a probabilidade média prevista "
+        "contra a parcela dos alunos que de fato cancelou, por mês e faixa de risco."
+    )
 
 st.subheader("Distribuição dos riscos: hoje × treino")
 bins = model.score_histograms(champion.version, champion.as_of)

@@ -30,9 +30,9 @@ def pipeline_run(
 ) -> None:
     """Build ▶ train ▶ register ▶ promote ▶ score ▶ daily report, once."""
 
-    load_settings()
-    prefect_defaults()
+    settings = load_settings()
     configure_logging()
+    prefect_defaults(settings)
     from flows.churn import nightly_flow
 
     try:
@@ -52,11 +52,21 @@ def outcome_lines(outcome: dict) -> list[str]:
         lines.append("  out-of-time metrics on the held-out members and weeks:")
         for name, values in training["metricas"].items():
             lines.append(
-                f"    {name:<20} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
+                f"    {name:<22} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  "
                 f"Brier {values['brier']:.4f}  lift@10% {values['lift_top10']:.2f}"
             )
-        verdict = "is @champion" if training["promovido"] else "was not promoted"
-        lines.append(f"  model v{training['modelo_versao']} {verdict} ({training['motivo']})")
+        chosen = ", ".join(f"{k}={v}" for k, v in training.get("parametros", {}).items())
+        if training.get("candidatos"):
+            lines.append(f"  forest chosen out of a grid of {training['candidatos']}: {chosen}")
+        if training["promovido"]:
+            lines.append(
+                f"  model v{training['modelo_versao']} is @champion ({training['motivo']})"
+            )
+        else:
+            lines.append(
+                f"  model v{training['modelo_versao']} not promoted: {training['motivo']}; "
+                "the champion keeps scoring"
+            )
     scoring = outcome["pontuacao"]
     tiers = scoring["por_faixa"]
     lines.append(
@@ -74,7 +84,6 @@ def flows_serve() -> None:
     server at PREFECT_API_URL; they show up in its UI."""
 
     settings = load_settings()
-    prefect_defaults()
     if not os.environ.get("PREFECT_API_URL"):
         typer.secho(
             "PREFECT_API_URL is not set: start a server (`prefect server start`) and export "
@@ -83,6 +92,7 @@ def flows_serve() -> None:
             err=True,
         )
         raise typer.Exit(2)
+    prefect_defaults(settings)
     from flows.serve import serve_flows
 
     serve_flows(settings.gym_timezone)
@@ -93,8 +103,8 @@ def worker_jobs(verbose: bool = False) -> None:
     from flows.worker import run_job_worker
 
     settings = load_settings()
-    prefect_defaults()
     configure_logging(verbose)
+    prefect_defaults(settings)
     run_job_worker(settings)
 
 

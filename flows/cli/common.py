@@ -5,6 +5,7 @@ parser of the dates operators type."""
 import datetime
 import logging
 import os
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
@@ -29,6 +30,9 @@ def configure_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_prefect_run_chatter)
     for chatty in ("httpx", "mlflow.utils", "alembic.runtime"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # pika logs every connection step, and ~8 errors with a traceback per failed attempt; each
@@ -37,10 +41,42 @@ def configure_logging(verbose: bool = False) -> None:
     logging.getLogger("pika").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
-def prefect_defaults() -> None:
+def _prefect_run_chatter(record: logging.LogRecord) -> bool:
+    """Prefect's INFO lines (every task run created and finished, the runs' own step lines) are
+    for its UI, where the API log handler sends them; the console keeps its warnings and errors
+    (a failed run's traceback) and our own progress lines."""
+    return record.levelno >= logging.WARNING or not record.name.startswith("prefect")
+
+
+# The temporary Prefect server (started when PREFECT_API_URL is unset) takes a port from these
+# rather than from Prefect's own 8000–8999, where the API (8000) and the dashboard (8501) listen.
+EPHEMERAL_PREFECT_PORTS = range(4300, 4400)
+
+
+def prefect_defaults(settings: Settings | None = None) -> None:
+    """Prefect's settings for a command's process. Call after `configure_logging` (so Prefect,
+    imported here, keeps our console handler) and before the flows run."""
     # The temporary server's telemetry locks its SQLite database ("database is locked").
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # INFO reaches the runs' logs in the UI; configure_logging keeps it off the console.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    # Our own progress lines (training, scoring, reports) go to the run's logs in the UI too;
+    # outside a run (a worker waiting for jobs) they stay on the console only, without a warning.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows,models,serving")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    if not os.environ.get("PREFECT_API_URL"):
+        pin_ephemeral_server_ports(settings or get_settings())
+
+
+def pin_ephemeral_server_ports(settings: Settings) -> list[int]:
+    """Prefect has no setting for its temporary server's port: it draws one at random from a
+    range its server class holds. Give it ours, less any port our own services use."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    taken = {urlsplit(settings.api_url).port or 8000, settings.dashboard_port}
+    ports = [port for port in EPHEMERAL_PREFECT_PORTS if port not in taken]
+    SubprocessASGIServer._port_range = ports  # type: ignore[assignment]
+    return ports
 
 
 def parse_date(value: str | datetime.date) -> datetime.date:

@@ -1,11 +1,17 @@
 """Modelo: the champion shown is MLflow's `@champion`, with the metrics its run logged, the
-figures it logged, and today's score distribution."""
+figures it logged, today's score distribution, and the drift and calibration monitor."""
 
+from dataclasses import dataclass, field
+
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from dashboard import format as fmt
+from models.features import FEATURES
 from serving.config import get_settings
+from tests.churn_support import AS_OF
 from tests.dashboard.chart_support import chart_data
 from tests.dashboard.conftest import redis_down
 
@@ -40,6 +46,18 @@ def test_the_champion_is_the_registry_alias_with_its_logged_metrics(gym, open_ap
     assert len(at.get("image")) == 4  # ROC, PR, calibration, importances, as the run logged them
 
 
+def test_the_latest_trainings_gate_decision_and_reason_are_shown(gym, open_app):
+    at = open_app("analista", PAGE)
+
+    assert not at.exception
+    version, _metrics = _champion(gym)
+    tags = MlflowClient(gym.settings.mlflow_tracking_uri).get_run(version.run_id).data.tags
+    (shown,) = [s.value for s in at.success if s.value.startswith("Último treino")]
+    assert shown.startswith(f"Último treino (v{version.version}, ")
+    assert "promovida a campeã" in shown
+    assert shown.endswith(f"Portão de promoção: {tags['gate.reason']}")
+
+
 def test_todays_scores_are_every_scored_active_member(gym, open_app):
     at = open_app("analista", PAGE)
 
@@ -70,3 +88,94 @@ def test_with_redis_down_the_page_still_renders(gym, open_app, monkeypatch):
 
     assert not at.exception
     assert at.metric[0].value.startswith("v")
+
+
+@dataclass(frozen=True)
+class _Score:
+    aluno_id: int
+    probabilidade: float
+    faixa_risco: str
+    fatores: list = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def monitored(gym):
+    """The nightly monitor run for the champion, after a batch on the newest Sunday whose 30
+    days have closed (scored 0.5 for everyone, far above what the gym's members cancel at), so
+    there is a realised-vs-predicted month and its gap is flagged."""
+    from flows.monitoring import monitor_champion
+    from serving.db.engine import sync_engine
+    from serving.scores import store_scores
+
+    settings = gym.settings
+    schema = settings.dbt_schema
+    closed = gym.conn.execute(
+        f'select max(data_referencia) from "{schema}".churn_features '
+        "where tipo_linha = 'treino' and churn_30d is not null"
+    ).fetchone()[0]
+    members = [
+        r[0]
+        for r in gym.conn.execute(
+            f'select aluno_id from "{schema}".churn_features '
+            "where tipo_linha = 'treino' and data_referencia = %s",
+            (closed,),
+        )
+    ]
+    engine = sync_engine(settings.database_url)
+    version, _ = _champion(gym)
+    store_scores(
+        engine,
+        [_Score(m, 0.5, "alto") for m in members],
+        as_of=closed,
+        model_name=settings.churn_model_name,
+        model_version=str(version.version),
+    )
+    try:
+        yield (
+            monitor_champion(
+                engine, schema=schema, model_name=settings.churn_model_name, as_of=AS_OF
+            ),
+            closed,
+        )
+    finally:
+        gym.conn.execute(
+            "delete from previsoes_churn where modelo_nome = %s and data_referencia = %s",
+            (settings.churn_model_name, closed),
+        )
+
+
+def _datasets(at) -> list[pd.DataFrame]:
+    """Every dataset of every chart on the page (a layered chart carries one per layer)."""
+    return [
+        convert_arrow_bytes_to_pandas_df(named.data.data)
+        for chart in at.get("vega_lite_chart")
+        for named in chart.proto.datasets
+    ]
+
+
+def test_the_monitor_shows_psi_with_its_line_and_the_flagged_calibration_gap(
+    gym, open_app, monitored
+):
+    summary, closed = monitored
+    at = open_app("analista", PAGE)
+
+    assert not at.exception
+    assert "Monitoramento: deriva e calibração" in [s.value for s in at.subheader]
+    datasets = _datasets(at)
+    (psi,) = [d for d in datasets if "variavel" in d.columns]
+    shown = dict(zip(psi["variavel"], psi["psi"], strict=True))
+    assert shown == pytest.approx(summary.psi, abs=1e-4)
+    assert shown.keys() == {*FEATURES, "score"}
+    (line,) = [d for d in datasets if "limite" in d.columns]
+    assert list(line["limite"]) == [0.2]
+
+    realised = chart_data(at, "taxa")
+    month = realised[realised["faixa_risco"] == "todas"]
+    assert set(month["serie"]) == {"prevista", "realizada"}
+    assert month.loc[month["serie"] == "prevista", "taxa"].iloc[0] == pytest.approx(0.5)
+    # Everyone at 0.5 is far above what really happened: flagged, on the page and in the table.
+    assert summary.calibration_alerts == [f"{closed:%Y-%m}/alto", f"{closed:%Y-%m}/todas"]
+    assert any(f"{closed:%m/%Y} (alto)" in w.value for w in at.warning)
+    (table,) = [d.value for d in at.dataframe if "alerta" in d.value.columns]
+    assert list(table["faixa_risco"]) == ["alto", "todas"]
+    assert set(table["alerta"]) == {"⚠ acima de 2 p.p."}

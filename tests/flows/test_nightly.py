@@ -10,7 +10,7 @@ from tests.flows.conftest import MODEL
 
 pytestmark = pytest.mark.slow
 
-MODELS = {"random_forest", "logistic_regression", "inactivity_rule"}
+MODELS = {"random_forest", "logistic_regression", "inactivity_rule", "hist_gradient_boosting"}
 
 
 def test_nightly_flow_returns_training_scoring_and_report(nightly, gym):
@@ -19,11 +19,16 @@ def test_nightly_flow_returns_training_scoring_and_report(nightly, gym):
 
     assert nightly["data_referencia"] == AS_OF.isoformat()
     assert training["promovido"] and training["modelo_versao"] == "1"
-    assert training["motivo"] == "first model: becomes champion"
+    assert training["motivo"].startswith("first model: becomes champion")
     assert set(training["metricas"]) == MODELS
+    # the gate's intervals against every baseline travel with the job's result
+    assert {c["rival"] for c in training["comparacoes"]} == MODELS - {"random_forest"}
+    assert all(c["minimo"] <= c["diferenca"] <= c["maximo"] for c in training["comparacoes"])
+    assert training["candidatos"] == 8
     forest = training["metricas"]["random_forest"]
     assert all(
-        forest["roc_auc"] > training["metricas"][b]["roc_auc"] for b in MODELS - {"random_forest"}
+        forest["roc_auc"] > training["metricas"][b]["roc_auc"]
+        for b in ("logistic_regression", "inactivity_rule")
     )
     assert training["tamanhos"]["rows_test"] > 0
     assert scoring == {

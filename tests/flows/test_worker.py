@@ -100,7 +100,11 @@ def test_jobs_requested_through_the_api_run_on_the_worker(
     assert progress == sorted(progress), "progress never goes backwards"
     result = trained["resultado"]
     assert result["modelo_versao"] == "1" and result["promovido"] is True
-    assert set(result["metricas"]) == {"random_forest", "logistic_regression", "inactivity_rule"}
+    baselines = {"logistic_regression", "inactivity_rule", "hist_gradient_boosting"}
+    assert set(result["metricas"]) == {"random_forest", *baselines}
+    # the gate's decision and its intervals are in the job's result, as the CLI prints them
+    assert result["motivo"].startswith("first model: becomes champion")
+    assert {c["rival"] for c in result["comparacoes"]} == baselines
     assert str(MlflowClient().get_model_version_by_alias(WORKER_MODEL, "champion").version) == "1"
 
     # batch scoring with the new champion: done, every active member scored under the job's id

@@ -43,7 +43,7 @@ def test_first_model_becomes_champion_with_a_complete_run(trained, model_name, w
     run_id, version, decision = register(trained, model_name, warehouse)
 
     assert (version, decision.promoted) == ("1", True)
-    assert decision.reason == "first model: becomes champion"
+    assert decision.reason.startswith("first model: becomes champion")
     client = MlflowClient()
     assert str(registry.champion(model_name).version) == "1"
     assert client.get_registered_model(model_name).aliases == {"champion": 1}
@@ -68,6 +68,12 @@ def test_first_model_becomes_champion_with_a_complete_run(trained, model_name, w
         assert int(tags[size]) > 0, size
     assert int(tags["rows_train"]) == len(trained.split.train)
     assert int(tags["rows_test"]) == len(trained.split.test)
+    # the version is the refit on every labelled snapshot, up to the newest labelled one
+    labelled = trained.refit_data
+    assert int(tags["rows_refit"]) == trained.sizes["rows_labelled"] == len(labelled)
+    assert tags["refit_to"] == str(labelled["data_referencia"].max())
+    assert run.info.run_name.startswith("refit · ")
+    assert tags["gate.decision"] == "promoted" and tags["gate.reason"] == decision.reason
 
     logged = run.data.metrics
     for prefix, name in (
@@ -102,6 +108,39 @@ def test_first_model_becomes_champion_with_a_complete_run(trained, model_name, w
     )
 
 
+def test_one_parent_run_per_training_with_a_child_run_per_model(trained, model_name, warehouse):
+    run_id, _version, decision = register(trained, model_name, warehouse)
+
+    client = MlflowClient()
+    refit = client.get_run(run_id)
+    parent = client.get_run(refit.data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name.startswith(f"training as of {warehouse.as_of.isoformat()} · ")
+    stamp = parent.info.run_name.rsplit(" · ", 1)[1]
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    names = {child.info.run_name for child in children}
+    assert all(name.endswith(f" · {stamp}") for name in names)
+    assert {f"{c.name} · {stamp}" for c in trained.candidates} <= names
+    assert {
+        f"refit · {stamp}",
+        f"baseline-logistic-regression · {stamp}",
+        f"baseline-inactivity-rule · {stamp}",
+        f"baseline-hist-gradient-boosting · {stamp}",
+    } <= names
+    assert len(names) == len(children) == len(trained.candidates) + 4
+    # the gate's verdict and its intervals, on the parent the UI lists first
+    assert parent.data.tags["gate.decision"] == "promoted"
+    assert parent.data.tags["gate.reason"] == decision.reason
+    assert "gate_hist_gradient_boosting_low" in parent.data.metrics
+    # the training data, as an MLflow dataset on the parent and on the registered run
+    for run in (parent, refit):
+        (logged,) = run.inputs.dataset_inputs
+        assert logged.dataset.name == f"churn_features as of {warehouse.as_of.isoformat()}"
+        assert logged.dataset.digest
+        assert {t.key: t.value for t in logged.tags}["rows"] == str(len(trained.refit_data))
+
+
 def test_a_worse_model_is_registered_but_champion_stays(trained, worse, model_name, warehouse):
     register(trained, model_name, warehouse)
 
@@ -126,18 +165,40 @@ def test_a_worse_model_is_registered_but_champion_stays(trained, worse, model_na
     assert run.data.metrics["pr_auc"] < run.data.metrics["champion_pr_auc"]
 
 
-def test_a_better_model_takes_over_and_ties_keep_the_champion(
+def test_beating_the_champion_is_not_enough_without_beating_the_baselines_beyond_noise(
     trained, worse, model_name, warehouse
 ):
     register(worse, model_name, warehouse)
 
-    _, better, promoted = register(trained, model_name, warehouse)
+    run_id, version, decision = register(trained, model_name, warehouse)
+
+    champion_v1, *baselines = decision.comparisons
+    assert champion_v1.rival == "champion v1" and champion_v1.beaten
+    # on the small simulated gym (a few hundred held-out members) the forest's lead over the
+    # baselines is positive but inside the bootstrap interval: the gate says so and keeps v1
+    assert all(c.difference > 0 and not c.beaten for c in baselines)
+    assert not decision.promoted
+    assert decision.reason.startswith(
+        "does not beat logistic_regression, inactivity_rule, hist_gradient_boosting beyond the noise"
+    )
+    client = MlflowClient()
+    assert str(registry.champion(model_name).version) == "1" and version == "2"
+    assert client.get_model_version(model_name, "2").tags["promotion"] == "rejected"
+    tags = client.get_run(run_id).data.tags
+    assert tags["gate.decision"] == "not promoted" and tags["gate.reason"] == decision.reason
+    parent = client.get_run(tags["mlflow.parentRunId"]).data
+    assert parent.tags["gate.decision"] == "not promoted"
+    assert parent.metrics["gate_champion_low"] == pytest.approx(champion_v1.low)
+
+
+def test_a_tie_keeps_the_champion(trained, model_name, warehouse):
+    register(trained, model_name, warehouse)
+
     _, same, tie = register(trained, model_name, warehouse)
 
-    assert promoted.promoted and str(promoted.champion_version) == "1"
-    assert not tie.promoted
-    client = MlflowClient()
-    assert str(registry.champion(model_name).version) == better == "2"
-    assert same == "3"
-    assert client.get_model_version(model_name, "2").tags["promotion"] == "champion"
-    assert client.get_model_version(model_name, "3").tags["promotion"] == "rejected"
+    (champion_v1, *_baselines) = tie.comparisons
+    # the champion is judged through its validation fit: the same model, an exact tie
+    assert (champion_v1.difference, champion_v1.low, champion_v1.high) == (0.0, 0.0, 0.0)
+    assert not tie.promoted and "champion v1" in tie.reason
+    assert str(registry.champion(model_name).version) == "1" and same == "2"
+    assert MlflowClient().get_model_version(model_name, "2").tags["promotion"] == "rejected"

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sklearn.calibration import CalibratedClassifierCV
 
+from models.calibration import OutOfBagCalibrated
 from models.evaluation import NotEnoughDataError, metrics, out_of_time_split
 from models.features import FEATURES, HORIZON_DAYS, LABEL, MissingFeatureError, load_labelled
 from models.training import HIGH_RISK_QUANTILE, MEDIUM_RISK_QUANTILE, train_models
+from models.tuning import GRID, grid
 
 BASELINES = ("inactivity_rule", "logistic_regression")
 
@@ -26,9 +27,9 @@ def test_random_forest_beats_both_baselines_out_of_time(trained):
     assert forest["lift_top10"] > 2
 
 
-def test_metrics_are_those_of_the_returned_model_on_the_held_out_set(trained):
+def test_metrics_are_those_of_the_validation_fit_on_the_held_out_set(trained):
     test = trained.split.test
-    scores = trained.model.predict_proba(test[FEATURES])[:, 1]
+    scores = trained.validation_model.predict_proba(test[FEATURES])[:, 1]
 
     np.testing.assert_allclose(scores, trained.held_out_scores["random_forest"])
     for name, held_out in trained.held_out_scores.items():
@@ -64,11 +65,36 @@ def test_calibration_is_used_exactly_when_it_lowers_the_brier_score(trained, lab
     for result in (trained, stump):
         lowered = result.brier_calibrated < result.brier_uncalibrated
         assert result.calibrated is lowered
-        assert isinstance(result.model, CalibratedClassifierCV) is lowered
+        # the refit that is registered is calibrated the same way (on its own out-of-bag
+        # predictions), so the scores it writes are on the scale that was validated
+        assert isinstance(result.validation_model, OutOfBagCalibrated) is lowered
+        assert isinstance(result.model, OutOfBagCalibrated) is lowered
         chosen = result.brier_calibrated if lowered else result.brier_uncalibrated
         assert result.metrics["random_forest"]["brier"] == pytest.approx(chosen)
-    # the simulated gym exercises both decisions
-    assert {trained.calibrated, stump.calibrated} == {True, False}
+
+
+def test_the_forest_is_chosen_out_of_time_from_the_grid(trained):
+    assert len(trained.candidates) == len(grid()) == 8
+    assert [c.params for c in trained.candidates] == grid()
+    best = max(trained.candidates, key=lambda c: c.metrics["pr_auc"])
+    assert {key: trained.params[key] for key in GRID} == best.params
+    # the chosen configuration is then grown at full size
+    assert trained.params["n_estimators"] == 300
+
+
+def test_the_registered_model_is_the_refit_on_every_labelled_snapshot(trained, labelled):
+    refit = trained.refit_data
+
+    assert trained.sizes["rows_refit"] == len(refit) == len(labelled)
+    assert refit["data_referencia"].max() == labelled["data_referencia"].max()
+    # the held-out members' rows are in it: the validation is done, the refit uses everything
+    assert set(trained.split.test["aluno_id"]) <= set(refit["aluno_id"])
+    assert trained.model is not trained.validation_model
+
+
+def test_a_gradient_boosting_baseline_is_measured_on_the_same_rows(trained):
+    assert set(trained.metrics) == {"random_forest", *BASELINES, "hist_gradient_boosting"}
+    assert len(trained.held_out_scores["hist_gradient_boosting"]) == len(trained.split.test)
 
 
 def test_risk_thresholds_are_quantiles_of_held_out_scores(trained):
