@@ -6,6 +6,8 @@ Each test has its own SQLite store under tmp_path: no simulated gym needed.
 """
 
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -19,8 +21,22 @@ from serving.config import Settings
 
 
 @pytest.fixture
-def store(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}"
+def store(tmp_path) -> Iterator[str]:
+    """A store of the test's own; MLflow's process-wide tracking, registry and experiment are
+    put back afterwards, for the package's other tests (and the API they run in-process)."""
+    from mlflow.tracking import fluent
+
+    tracking, registry_uri = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    experiment = fluent._active_experiment_id
+    experiment_env = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    yield f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry_uri)
+    fluent._active_experiment_id = experiment
+    if experiment_env is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_env
 
 
 def test_a_new_experiment_opens_in_the_model_training_view(store, tmp_path):
