@@ -99,7 +99,7 @@ def monitor_champion(
     drifted = psi_table[psi_table["alerta"]]
     warnings += [
         f"PSI {row.psi:.3f} > {PSI_ALERT} for {row.variavel}: tonight's population has moved "
-        f"away from v{version}'s training period"
+        f"away from v{version}'s newest training weeks"
         for row in drifted.itertuples()
     ]
     off = calibration[calibration["alerta"]]

@@ -1,8 +1,9 @@
 """The drift and calibration monitor's arithmetic: pure functions, no I/O.
 
-- **Reference**: at registration, each feature's training distribution (deciles for a number, a
-  share per category for the plan; a missing value is its own bin, since it means something in
-  the contract) and the model's held-out scores, as plain JSON (`training_reference`).
+- **Reference**: at registration, each feature's distribution over the newest labelled weeks
+  (the held-out period; deciles for a number, a share per category for the plan; a missing
+  value is its own bin, since it means something in the contract) and the model's held-out
+  scores, as plain JSON (`training_reference`, chosen in models/registry.py).
 - **PSI** (population stability index) of tonight's feature rows and scores against that
   reference: sum over bins of (actual - expected) × ln(actual / expected). Above `PSI_ALERT`
   (0.2, the usual "the population has moved" line) a variable is flagged.

@@ -206,6 +206,16 @@ def _refit_rows(result: TrainingResult) -> pd.DataFrame:
     return result.refit_data if result.refit_data is not None else result.split.train
 
 
+def monitoring_reference(result: TrainingResult) -> dict[str, Any]:
+    """What the drift monitor compares each night's rows and scores with: the held-out period
+    (the newest labelled weeks), every member's snapshots of it for the features, the held-out
+    scores (out of sample) for the score. The whole training history would flag what merely
+    grows with time: in a gym a year old, tenure drifts every week."""
+    newest = _refit_rows(result)
+    newest = newest[newest["data_referencia"] >= result.split.test_from]
+    return training_reference(newest[FEATURES], result.held_out_scores["random_forest"])
+
+
 def _log_dataset(result: TrainingResult, as_of: date, table: str) -> None:
     frame = _refit_rows(result)
     dataset = from_pandas(
@@ -239,10 +249,7 @@ def _log_refit_run(
         _log_dataset(result, as_of, tags.get("table", "churn_features"))
         _log_metrics(result)
         _log_figures(result)
-        # What the drift monitor compares each night's rows and scores with.
-        drift_tracking.log_reference(
-            training_reference(split.train[FEATURES], result.held_out_scores["random_forest"])
-        )
+        drift_tracking.log_reference(monitoring_reference(result))
         mlflow.log_dict(
             {
                 "thresholds": result.thresholds,

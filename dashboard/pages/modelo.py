@@ -139,7 +139,7 @@ elif psi_rows is not None:
         alt.Chart(psi_rows)
         .mark_bar()
         .encode(
-            x=alt.X("psi:Q", title="PSI contra o período de treino"),
+            x=alt.X("psi:Q", title="PSI contra as últimas semanas rotuladas do treino"),
             y=alt.Y("variavel:N", title=None, sort="-x"),
             color=alt.Color(
                 "alerta:N",
@@ -155,7 +155,7 @@ elif psi_rows is not None:
     st.altair_chart(alt.layer(bars, line), width="stretch", key="monitor_psi")
     st.caption(
         f"Noite de {fmt.data(night)}, v{psi_rows['modelo_versao'].iloc[0]}: PSI de cada variável "
-        "e da distribuição dos riscos (`score`) contra o período de treino do modelo; a linha "
+        "e da distribuição dos riscos (`score`) contra as últimas semanas rotuladas do treino do modelo (o período de validação); a linha "
         f"tracejada é {fmt.decimal(model.PSI_ALERT)}."
     )
 if realised is not None and realised.empty:

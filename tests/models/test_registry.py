@@ -11,7 +11,8 @@ import pytest
 from mlflow import MlflowClient
 
 from models import registry
-from models.features import FEATURES
+from models.features import FEATURES, load_scoring
+from models.monitoring import PSI_ALERT, SCORE, drift, training_reference
 from models.training import train_models
 
 pytestmark = pytest.mark.slow
@@ -202,3 +203,22 @@ def test_a_tie_keeps_the_champion(trained, model_name, warehouse):
     assert not tie.promoted and "champion v1" in tie.reason
     assert str(registry.champion(model_name).version) == "1" and same == "2"
     assert MlflowClient().get_model_version(model_name, "2").tags["promotion"] == "rejected"
+
+
+def test_the_drift_reference_is_the_newest_labelled_period_so_a_young_gym_ages_quietly(
+    trained, warehouse
+):
+    """The simulated gym opened a year before the as-of date, so its members only grow older in
+    tenure: against every training snapshot, tonight's tenure would look like drift each night."""
+    tonight = load_scoring(warehouse.engine, warehouse.schema, as_of=warehouse.as_of)
+    whole_history = training_reference(trained.refit_data[FEATURES], np.zeros(1))
+    newest_period = registry.monitoring_reference(trained)
+
+    def tenure_psi(reference):
+        return drift(reference, tonight, None).set_index("variavel").loc["dias_de_casa", "psi"]
+
+    assert tenure_psi(whole_history) > PSI_ALERT
+    assert tenure_psi(newest_period) < PSI_ALERT
+    assert newest_period[SCORE] == training_reference(
+        tonight.head(0), trained.held_out_scores["random_forest"]
+    )[SCORE]
