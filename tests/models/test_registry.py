@@ -219,6 +219,5 @@ def test_the_drift_reference_is_the_newest_labelled_period_so_a_young_gym_ages_q
 
     assert tenure_psi(whole_history) > PSI_ALERT
     assert tenure_psi(newest_period) < PSI_ALERT
-    assert newest_period[SCORE] == training_reference(
-        tonight.head(0), trained.held_out_scores["random_forest"]
-    )[SCORE]
+    held_out_scores = training_reference(tonight, trained.held_out_scores["random_forest"])
+    assert newest_period[SCORE] == held_out_scores[SCORE]
