@@ -267,14 +267,15 @@ def _log_refit_run(
             "pyfunc_predict_fn": "predict_proba",
             "conda_env": _environment(),
         }
-        info = mlflow.sklearn.log_model(
-            result.model, name="model", registered_model_name=model_name, **common
-        )
         # The validation fit never saw a held-out member (the held-out members are the same
         # run after run): the next training's gate scores it, not the refit, on its held-out
-        # rows.
+        # rows. Logged first: registering is the last write, so an artifact store that fails
+        # (full, read-only) fails the run before any version exists.
         validation = mlflow.sklearn.log_model(
             result.validation_model, name="validation_model", **common
+        )
+        info = mlflow.sklearn.log_model(
+            result.model, name="model", registered_model_name=model_name, **common
         )
         version = str(info.registered_model_version)
         MlflowClient().set_model_version_tag(
@@ -335,12 +336,20 @@ def _chosen(result: TrainingResult) -> dict[str, Any]:
     return {key: result.params[key] for key in GRID}
 
 
+# The registry's answers when the model or its alias does not exist: no champion yet. Any other
+# failure (the store unreachable...) is raised: "no champion, train one first" would send the
+# operator the wrong way, and a pipeline would train instead of waiting for the store.
+_NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
 def champion(model_name: str) -> Any | None:
     """The champion's ModelVersion, or None before the first promotion."""
     try:
         return MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND_CODES:
+            return None
+        raise
 
 
 def load_model(model_name: str, alias_or_version: str = CHAMPION):

@@ -83,7 +83,17 @@ class JobQueueFull(Exception):
 
 class DayOutsideData(Exception):
     """A job's day that the stored data cannot answer for: after today, or before the first day
-    with data. The message names the valid range."""
+    with data. The message names the valid range; the API words it from the attributes."""
+
+    def __init__(self, name: str, day: date, days: "DataDays", tz: ZoneInfo) -> None:
+        self.name, self.day, self.days, self.timezone = name, day, days, tz.key
+        self.in_future = day > days.today
+        why = "is in the future" if self.in_future else "is before the first day with data"
+        super().__init__(
+            f"{name} {day.isoformat()} {why}: pick a day from {days.first.isoformat()} (the "
+            f"first check-in, or the first member's joining) to {days.today.isoformat()} "
+            f"(today, {tz.key})"
+        )
 
 
 @dataclass(frozen=True)
@@ -126,12 +136,7 @@ async def check_job_day(session: AsyncSession, tz: ZoneInfo, name: str, day: dat
     days = await data_days(session, tz)
     if days.first <= day <= days.today:
         return
-    why = "is in the future" if day > days.today else "is before the first day with data"
-    raise DayOutsideData(
-        f"{name} {day.isoformat()} {why}: pick a day from {days.first.isoformat()} (the first "
-        f"check-in, or the first member's joining) to {days.today.isoformat()} (today, "
-        f"{tz.key})"
-    )
+    raise DayOutsideData(name, day, days, tz)
 
 
 async def _fail_stale_jobs(session: AsyncSession, stale_after: timedelta) -> None:

@@ -1,5 +1,6 @@
 """Start, stop and probe the machine's services, for fault-injection tests; and a private
-RabbitMQ node for the tests that restart the broker while others use the machine's."""
+RabbitMQ node and a private PostgreSQL cluster for the tests that restart the broker or the
+database while others use the machine's."""
 
 import os
 import shutil
@@ -182,5 +183,60 @@ class PrivateRabbit:
 
     def destroy(self) -> None:
         if self.pid_file.exists() or self.ctl("ping", check=False).returncode == 0:
+            self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (initdb under /tmp, trust auth, 127.0.0.1 on one port),
+    from the machine's PostgreSQL 15 binaries, so a test can stop and restart "the database"
+    without touching the one on 5432. Run as the `postgres` user (PostgreSQL refuses root),
+    which is why it lives under /tmp rather than pytest's tmp_path (private to root)."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, name: str, port: int) -> None:
+        self.port = port
+        self.base = Path(tempfile.gettempdir()) / name
+        self.data = self.base / "data"
+
+    @classmethod
+    def available(cls) -> bool:
+        return (cls.BIN / "initdb").exists() and shutil.which("runuser") is not None
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*as_postgres, str(self.BIN / program), *args], check=check, capture_output=True
+        )
+
+    def create(self) -> "PrivatePostgres":
+        """A fresh cluster: a leftover of an interrupted run with the same name is stopped first."""
+        self.destroy()
+        self.base.mkdir(parents=True)
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "postgres:postgres", str(self.base)], check=True)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        return self.start()
+
+    def start(self) -> "PrivatePostgres":
+        """Start the cluster (again, after `stop`, with its data) and wait until it answers."""
+        # No fsync: a test cluster; a fast shutdown still writes everything committed.
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log_file = str(self.base / "postgres.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log_file, "-o", options, "-w", "start")
+        _wait(lambda: port_open(self.port), 30)
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown: open sessions are cut, as when the server goes down under them."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+        _wait(lambda: not port_open(self.port), 30)
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
             self.stop()
         shutil.rmtree(self.base, ignore_errors=True)

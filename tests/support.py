@@ -83,3 +83,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20, interval: flo
 
 def count(db, sql: str, *params) -> int:
     return db.execute(sql, params).fetchone()[0]
+
+
+def refused(response, status: int, codigo: str) -> dict:
+    """Asserts the API's one error shape (ErroOut: a pt-BR `detail`, the machine `codigo`,
+    `erros` per field or event) with this status and code; returns the body."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "codigo", "erros"}, body
+    assert body["codigo"] == codigo, body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    return body

@@ -62,14 +62,26 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _where(local: list[Any]) -> str:
+    """An entry's place without the request part: `body.nome` → `nome`."""
+    parts = [str(part) for part in local if part not in ("body", "query", "path")]
+    return ".".join(parts)
+
+
 def _detail(response: httpx.Response) -> str:
+    """The API's sentence (ErroOut `detail`, pt-BR) and, for a refusal with several problems,
+    each one with its field: "Dados inválidos: … — nome: Campo obrigatório."."""
     body = _json(response)
-    if body is None:
+    if not isinstance(body, dict) or not body.get("detail"):
         return response.reason_phrase
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, list):  # FastAPI's validation errors
-        return "; ".join(str(item.get("msg", item)) for item in detail)
-    return str(detail or response.reason_phrase)
+    problems = [
+        f"{where}: {entry.get('mensagem', '')}"
+        if (where := _where(entry.get("local") or []))
+        else str(entry.get("mensagem", ""))
+        for entry in body.get("erros") or []
+        if isinstance(entry, dict)
+    ]
+    return " — ".join([str(body["detail"]), "; ".join(problems)] if problems else [body["detail"]])
 
 
 class Api:

@@ -130,12 +130,6 @@ CSV_OPTIONAL = ("checkin_id",)
 # (or retrying after a failure) sends the same ids, and the API keeps one check-in per event.
 _CSV_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "gympulse:dashboard:checkins-csv")
 _BRAZILIAN_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
-_API_REASONS = {
-    "member not found": "aluno não encontrado",
-    "member is inactive": "aluno inativo",
-    "is in the future": "horário no futuro (confira o relógio de quem gerou o arquivo)",
-    "more than 30 days old": "mais de 30 dias atrás: use a importação de histórico",
-}
 
 
 @dataclass(frozen=True)
@@ -256,28 +250,19 @@ def parse_checkins_csv(content: bytes, tz: ZoneInfo) -> ParsedCsv:
     return parsed
 
 
-def _reason(text: str) -> str:
-    for english, portuguese in _API_REASONS.items():
-        if english in text:
-            return portuguese
-    return text
-
-
 def _named_refusals(exc: ApiError) -> dict[int, str]:
-    """{index in the batch: reason} from a refused batch: the bulk route's own list
-    (index, aluno_id, erro) or FastAPI's validation errors (loc body.checkins.<index>)."""
-    detail = exc.body.get("detail") if isinstance(exc.body, dict) else None
+    """{index in the batch: reason} from a refused batch: the API's `erros` (pt-BR), each
+    placed at `local` ["body", "checkins", index, field?]."""
+    erros = exc.body.get("erros") if isinstance(exc.body, dict) else None
     named: dict[int, str] = {}
-    for item in detail if isinstance(detail, list) else []:
+    for item in erros if isinstance(erros, list) else []:
         if not isinstance(item, dict):
             continue
-        if isinstance(item.get("index"), int):
-            named[item["index"]] = _reason(str(item.get("erro", "")))
-            continue
-        loc = item.get("loc") or []
-        if len(loc) >= 3 and loc[:2] == ["body", "checkins"] and isinstance(loc[2], int):
-            where = ".".join(str(part) for part in loc[3:])
-            named[loc[2]] = f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", ""))
+        local = item.get("local") or []
+        if len(local) >= 3 and local[:2] == ["body", "checkins"] and isinstance(local[2], int):
+            where = ".".join(str(part) for part in local[3:])
+            text = str(item.get("mensagem", ""))
+            named[local[2]] = f"{where}: {text}" if where else text
     return named
 
 

@@ -1,15 +1,19 @@
 """Bad input at the edge of the API: bodies that only Python's lenient JSON decoder accepts are
-refused as 422 before any route sees them, and 422 answers never echo secrets or long values."""
+refused as 422 before any route sees them, and 422 answers (an ErroOut, serving/api/errors.py,
+with one pt-BR entry per problem: serving/api/validation_messages.py) never echo secrets or long
+values."""
 
 import re
 from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.api.errors import ApiError, error_response, item, message
+from serving.api.validation_messages import pt_br
 
 # NaN, Infinity and an exponent that overflows a double are not JSON, yet `json.loads` makes
 # floats of them; a lone surrogate decodes to a str that cannot be encoded again (response,
@@ -30,7 +34,7 @@ def _json_content(scope: Scope) -> bool:
 
 
 class StrictJsonBodies:
-    """Pure ASGI middleware: answers 422 (FastAPI's `json_invalid` shape) for JSON bodies holding
+    """Pure ASGI middleware: answers 422 (`json_invalido`) for JSON bodies holding
     NaN, ±Infinity, an overflowing number or a lone surrogate. It reads a body whole: BodyLimits
     (serving/api/body_limits.py) runs before it, so that is never more than the route's limit."""
 
@@ -59,8 +63,7 @@ class StrictJsonBodies:
             try:
                 orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                response = JSONResponse({"detail": [_json_invalid(exc)]}, status_code=422)
-                await response(scope, receive, send)
+                await error_response(_json_invalid(exc))(scope, receive, send)
                 return
         await self.app(scope, _replay(_as_messages([body]), receive), send)
 
@@ -80,50 +83,42 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def _json_invalid(exc: orjson.JSONDecodeError) -> dict[str, Any]:
-    return {
-        "type": "json_invalid",
-        "loc": ["body", exc.pos],
-        "msg": "JSON decode error: NaN, Infinity, out-of-range numbers and unpaired surrogates "
-        "are not valid JSON",
-        "input": {},
-        "ctx": {"error": exc.msg},
-    }
+def _json_invalid(exc: orjson.JSONDecodeError) -> ApiError:
+    text = message("json_invalido")
+    return ApiError("json_invalido", erros=[item(["body", exc.pos], text, "json_invalido")])
 
 
 async def validation_failed(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, but the input of each error is only a short excerpt, and none at all for
-    secrets or whole objects (a `missing` error carries the full body, password included); the
-    client's own keys in `loc` are cut as well, and at most MAX_ERRORS errors are listed (a
-    bulk of 10,000 bad events would otherwise answer megabytes)."""
+    """The 422 of a request that does not match its schema: one entry per problem, in pt-BR,
+    where the input is only a short excerpt, and none at all for secrets or whole objects (a
+    `missing` error carries the full body, password included); the client's own keys in `local`
+    are cut as well, and at most MAX_ERRORS problems are listed (a bulk of 10,000 bad events
+    would otherwise answer megabytes)."""
     assert isinstance(exc, RequestValidationError)
     found = exc.errors()
-    errors = [_shortened(error) for error in found[:MAX_ERRORS]]
+    erros = [_entry(error) for error in found[:MAX_ERRORS]]
     if len(found) > MAX_ERRORS:
-        errors.append(
-            {
-                "type": "too_many_errors",
-                "loc": ["body"],
-                "msg": f"{len(found) - MAX_ERRORS} more errors not listed: fix these and "
-                "send again",
-            }
+        erros.append(
+            item(
+                ["body"],
+                f"Mais {len(found) - MAX_ERRORS} problemas não listados: corrija estes e envie "
+                "de novo.",
+                "erros_demais",
+            )
         )
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return error_response(ApiError("dados_invalidos", erros=erros))
 
 
-def _shortened(error: Any) -> dict[str, Any]:
-    error = dict(error)
+def _entry(error: Any) -> dict[str, Any]:
     loc = error.get("loc", ())
     field = next((part for part in reversed(loc) if isinstance(part, str)), "")
     # An unknown key is the client's text: `extra_forbidden` names it in full.
-    error["loc"] = [_excerpt(part) if isinstance(part, str) else part for part in loc]
-    if "input" in error:
-        excerpt = _excerpt(error["input"])
-        if excerpt is None or _SECRET_FIELD.search(field):
-            del error["input"]
-        else:
-            error["input"] = excerpt
-    return error
+    local = [_excerpt(part) if isinstance(part, str) else part for part in loc]
+    codigo, mensagem = pt_br(error)
+    entrada = None
+    if "input" in error and not _SECRET_FIELD.search(field):
+        entrada = _excerpt(error["input"])
+    return item(local, mensagem, codigo, entrada=entrada)
 
 
 def _excerpt(value: Any) -> Any:

@@ -11,12 +11,11 @@ nothing is buffered past the limit (plus the one network read that crossed it)."
 
 from typing import Final
 
-from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import rules
 from serving.api.docs import ASSETS_PATH, DOCS_PATH, OAUTH2_REDIRECT_PATH
+from serving.api.errors import ApiError, error_response, number
 from serving.api.headers import route_path
 
 KIB: Final = 1024
@@ -43,7 +42,7 @@ PUBLIC_PATHS: Final = frozenset(
 PUBLIC_PREFIXES: Final = (f"{ASSETS_PATH}/",)
 
 
-class BodyRefused(HTTPException):
+class BodyRefused(ApiError):
     """Raised from `receive` when a streamed body passes its limit. An HTTPException, so the
     route's body parsing lets it through to the app's handler (FastAPI turns any other error
     there into a 400); the middleware answers it itself when it gets out of the app."""
@@ -51,8 +50,8 @@ class BodyRefused(HTTPException):
 
 def _too_large(limit: int) -> BodyRefused:
     return BodyRefused(
-        413,
-        detail=f"request body too large: this route takes at most {limit:,} bytes",
+        "corpo_grande_demais",
+        limite=number(limit),
         # The rest of the body is not wanted: do not keep the connection to read it.
         headers={"Connection": "close"},
     )
@@ -60,9 +59,8 @@ def _too_large(limit: int) -> BodyRefused:
 
 def _anonymous() -> BodyRefused:
     return BodyRefused(
-        401,
-        detail=f"not authenticated: a body over {ANONYMOUS_BODY_BYTES:,} bytes is read only "
-        "with credentials (Authorization: Bearer or X-API-Key)",
+        "corpo_sem_credenciais",
+        limite=number(ANONYMOUS_BODY_BYTES),
         headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
     )
 
@@ -155,7 +153,4 @@ def _refusal(size: int, limit: int, anonymous: bool) -> BodyRefused | None:
 
 
 async def _answer(refusal: BodyRefused, scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(
-        {"detail": refusal.detail}, status_code=refusal.status_code, headers=refusal.headers
-    )
-    await response(scope, receive, send)
+    await error_response(refusal)(scope, receive, send)

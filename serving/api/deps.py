@@ -3,12 +3,13 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving import vocabulary
 from serving.api.credentials import Principal, checked, lookup_kiosk, lookup_staff
+from serving.api.errors import ApiError
 from serving.cache import Cache
 from serving.config import Settings
 from serving.members import MemberDirectory
@@ -50,10 +51,8 @@ CacheDep = Annotated[Cache, Depends(get_cache)]
 MembersDep = Annotated[MemberDirectory, Depends(get_members)]
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
+def _unauthorized(codigo: str) -> ApiError:
+    return ApiError(codigo, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def _kiosk_principal(request: Request, key: str) -> Principal:
@@ -63,7 +62,7 @@ async def _kiosk_principal(request: Request, key: str) -> Principal:
         request.app.state.kiosk_keys, key_hash, lambda: lookup_kiosk(pool, key_hash)
     )
     if principal is None:
-        raise _unauthorized("invalid or revoked API key")
+        raise _unauthorized("chave_invalida")
     return principal
 
 
@@ -73,39 +72,62 @@ async def _staff_principal(request: Request, settings: Settings, token: str) -> 
     try:
         claims = decode_access_token(settings, token)
     except InvalidToken as exc:
-        raise _unauthorized("invalid or expired token") from exc
+        raise _unauthorized("token_invalido") from exc
     pool = request.app.state.pg
     principal = await checked(
         request.app.state.staff_accounts, claims.user_id, lambda: lookup_staff(pool, claims.user_id)
     )
     if principal is None or principal.name != claims.username:
-        raise _unauthorized("invalid or expired token")
+        raise _unauthorized("token_invalido")
     return principal
 
 
-def require(*roles: str, kiosk: bool = False) -> Callable:
-    """A dependency that lets through only the given staff roles (and kiosks when `kiosk`)."""
+async def _principal(
+    request: Request, settings: Settings, token: str | None, api_key: str | None
+) -> Principal:
+    if token:
+        return await _staff_principal(request, settings, token)
+    if api_key:
+        return await _kiosk_principal(request, api_key)
+    raise _unauthorized("nao_autenticado")
 
-    async def dependency(
+
+def _allowed(principal: Principal, roles: tuple[str, ...], kiosk: bool) -> Principal:
+    if principal.role in roles or (kiosk and principal.is_kiosk):
+        return principal
+    raise ApiError("sem_permissao", perfil=principal.role)
+
+
+def require(*roles: str, kiosk: bool = False) -> Callable:
+    """A dependency that lets through only the given staff roles (and kiosks when `kiosk`).
+
+    OpenAPI declares what a route takes: the Bearer token, and the kiosk key only where kiosks
+    may call (a documented scheme that can never succeed would be a false promise). A kiosk key
+    sent to a staff route is still read, so the kiosk is told 403 (its role), not 401."""
+
+    if kiosk:
+
+        async def staff_or_kiosk(
+            request: Request,
+            settings: SettingsDep,
+            token: Annotated[str | None, Depends(oauth2_scheme)],
+            api_key: Annotated[str | None, Depends(api_key_scheme)],
+        ) -> Principal:
+            principal = await _principal(request, settings, token, api_key)
+            return _allowed(principal, roles, kiosk)
+
+        return staff_or_kiosk
+
+    async def staff(
         request: Request,
         settings: SettingsDep,
         token: Annotated[str | None, Depends(oauth2_scheme)],
-        api_key: Annotated[str | None, Depends(api_key_scheme)],
     ) -> Principal:
-        if token:
-            principal = await _staff_principal(request, settings, token)
-        elif api_key:
-            principal = await _kiosk_principal(request, api_key)
-        else:
-            raise _unauthorized("not authenticated")
-        allowed = principal.role in roles or (kiosk and principal.is_kiosk)
-        if not allowed:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail=f"role '{principal.role}' may not do this"
-            )
-        return principal
+        api_key = None if token else request.headers.get(api_key_scheme.model.name)
+        principal = await _principal(request, settings, token, api_key)
+        return _allowed(principal, roles, kiosk)
 
-    return dependency
+    return staff
 
 
 AdminDep = Annotated[Principal, Depends(require(vocabulary.ADMIN))]

@@ -1,12 +1,13 @@
-"""The last line of the API: an unexpected exception answers a plain 500 and is logged by type and
-place only. Messages are left out because pydantic, SQLAlchemy and psycopg quote the input in
+"""The last line of the API: an unexpected exception answers a 500 (`erro_interno`) and is logged
+by type and place only. Messages are left out because pydantic, SQLAlchemy and psycopg quote the input in
 them (request bodies, passwords, personal data)."""
 
 import logging
 import traceback
 
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.api.errors import plain_response
 
 log = logging.getLogger(__name__)
 
@@ -44,5 +45,4 @@ class AnswerUnexpectedErrors:
         except Exception as exc:
             log_unexpected(scope["method"], scope["path"], exc)
             if not started:  # otherwise the server closes the half-sent answer
-                response = JSONResponse({"detail": "internal error"}, status_code=500)
-                await response(scope, receive, send)
+                await plain_response("erro_interno")(scope, receive, send)

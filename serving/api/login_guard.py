@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import redis.asyncio as aioredis
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
+from serving.api.errors import ApiError
 from serving.cache import CIRCUIT_OPEN_SECONDS, PREFIX
 from serving.config import Settings
 from serving.security import sha256_hex
@@ -61,11 +62,9 @@ class _Limits:
         )
 
 
-def _too_many(retry_after: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=f"too many failed attempts, retry in {retry_after} s",
-        headers={"Retry-After": str(retry_after)},
+def _too_many(retry_after: int) -> ApiError:
+    return ApiError(
+        "muitas_tentativas", segundos=retry_after, headers={"Retry-After": str(retry_after)}
     )
 
 

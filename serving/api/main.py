@@ -7,19 +7,17 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as EnginePoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
+from serving.api import errors
 from serving.api.bad_input import StrictJsonBodies, validation_failed
 from serving.api.body_limits import BodyLimits
 from serving.api.credentials import CredentialCache
 from serving.api.docs import ASSETS_PATH, add_swagger_ui
-from serving.api.failures import AnswerUnexpectedErrors, log_unexpected
+from serving.api.failures import AnswerUnexpectedErrors
 from serving.api.headers import SecurityHeaders
 from serving.api.login_guard import LoginGuard
 from serving.api.password_hashing import PasswordHashing
@@ -39,7 +37,7 @@ from serving.api.routes import (
 from serving.cache import Cache
 from serving.config import Settings, get_settings
 from serving.db.engine import async_sessions, libpq_url, make_async_engine
-from serving.members import DatabaseUnavailable, MemberDirectory
+from serving.members import MemberDirectory
 from serving.messaging.publisher import Publisher
 from serving.on_demand import ChampionCache
 
@@ -151,45 +149,8 @@ def create_app(
             expose_headers=["Retry-After"],
         )
     app.add_middleware(SecurityHeaders, cacheable=(f"{ASSETS_PATH}/",))  # on every answer
+    errors.install(app)
     app.add_exception_handler(RequestValidationError, validation_failed)
     add_swagger_ui(app)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
-    async def database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            # The driver's message, not SQLAlchemy's: that one quotes the statement's parameters.
-            log.warning(
-                "database unavailable on %s %s: %s", request.method, request.url.path, exc.orig
-            )
-            return JSONResponse(
-                {"detail": "database unavailable, retry shortly"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
-        log_unexpected(request.method, request.url.path, exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
-
-    @app.exception_handler(EnginePoolTimeout)
-    @app.exception_handler(PoolTimeout)
-    async def connections_exhausted(request: Request, exc: Exception) -> JSONResponse:
-        # Every connection of a pool is in use: the server is busy, not broken.
-        log.warning(
-            "no database connection free on %s %s: %s", request.method, request.url.path, exc
-        )
-        return JSONResponse(
-            {"detail": "server busy, retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-
-    @app.exception_handler(DatabaseUnavailable)
-    async def directory_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"detail": "database unavailable, retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
 
     return app

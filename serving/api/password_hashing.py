@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from serving.api.errors import ApiError
 from serving.config import Settings
 from serving.security import hash_password, verify_password
 
@@ -36,10 +37,8 @@ class PasswordHashing:
             async with asyncio.timeout(self._wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="too many password checks at once, retry shortly",
-                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            raise ApiError(
+                "senhas_em_excesso", headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
             ) from None
         try:
             yield

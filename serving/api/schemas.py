@@ -81,39 +81,35 @@ class Page(BaseModel, Generic[T]):
     page_size: int
 
 
-class Message(BaseModel):
-    detail: str
+class ErroItem(BaseModel):
+    """One problem of a refused request: a field of the body or query, or an event of a bulk."""
 
-
-class ValidationErrorItem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrors(BaseModel):
-    """The 422 FastAPI answers when a request does not match its schema."""
-
-    detail: list[ValidationErrorItem]
-
-
-class RefusedEvent(BaseModel):
-    index: int = Field(description="Position of the event in the batch.")
-    aluno_id: int
-    erro: str
+    local: list[str | int] = Field(
+        description='Where the problem is, e.g. ["body", "checkins", 3, "aluno_id"].'
+    )
+    mensagem: str = Field(description="What is wrong, in pt-BR.")
+    codigo: str = Field(description="Stable machine code of this problem (snake_case).")
+    entrada: str | int | float | bool | None = Field(
+        default=None,
+        description="A short excerpt of the value sent (never a secret, never a long value).",
+    )
+    aluno_id: int | None = Field(default=None, description="For a bulk event: its member.")
     checkin_id: uuid.UUID | None = Field(
         default=None, description="For an id reused for a different event: that id."
     )
 
 
-class BatchRefused(BaseModel):
-    """A batch is all or nothing: every refused event is listed."""
+class ErroOut(BaseModel):
+    """Every error the API answers, whatever its status (serving/api/errors.py builds them)."""
 
-    detail: list[RefusedEvent]
-
-
-# For routes that also answer 422 themselves, with a message, after the request was parsed.
-BadInput = Message | ValidationErrors
+    detail: str = Field(description="What happened and what to do, one sentence in pt-BR.")
+    codigo: str = Field(
+        description="Stable machine code (snake_case), e.g. `aluno_nao_encontrado`; the list "
+        "is in README.md (API errors)."
+    )
+    erros: list[ErroItem] | None = Field(
+        default=None, description="Per-field or per-event problems, when there are several."
+    )
 
 
 # --- auth ---------------------------------------------------------------------------------

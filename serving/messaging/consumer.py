@@ -10,7 +10,9 @@
 - A message that cannot be decoded, or whose events PostgreSQL refuses on their own (unknown
   member...), is parked in `checkin_queue.dlq` with its reason (`serving/messaging/dead_letters`).
 - PostgreSQL unreachable: keep the batch unacked and retry with backoff while pika keeps
-  heartbeats going (`connection.sleep`), so no delivery attempt is burned.
+  heartbeats going (`connection.sleep`), so no delivery attempt is burned. That holds in the
+  message-by-message fallback too: an outage there is an outage, not a refusal, and what it
+  has not settled yet is retried as a batch once PostgreSQL is back.
 - After each commit, the cache entries of the members whose check-ins landed are dropped.
 """
 
@@ -95,6 +97,11 @@ class Pending:
         self.events.append(events)
         self.properties.append(properties or pika.BasicProperties())
         self.bodies.append(body if body is not None else encode_checkins(events))
+
+    def pop_first(self) -> None:
+        """Forget the oldest message (settled: acked or parked)."""
+        for part in (self.tags, self.events, self.properties, self.bodies):
+            del part[0]
 
     def clear(self) -> None:
         for part in (self.tags, self.events, self.properties, self.bodies):
@@ -191,62 +198,69 @@ class CheckinConsumer:
     # --- batches ----------------------------------------------------------------------------
 
     def flush(self, channel, pending: Pending) -> None:
-        if not pending.tags:
-            return
-        events = [e for batch in pending.events for e in batch]
+        """Store the pending messages and ack them; empty `pending` once every one is settled.
+        PostgreSQL unreachable, in the batch or in the message-by-message fallback: hold what is
+        still unacked and retry it, until it is settled or the consumer stops."""
+        members: set[int] = set()  # whose cache entries to drop: they got new rows
         backoff = 0.5
-        while True:
+        while pending.tags:
             try:
-                written = write_events(self._db(), events)
-                messages = zip(pending.events, pending.properties, strict=True)
-                self._park_conflicts(channel, list(messages), written.conflicts)
-                # After the commit and after every conflict's dead letter was confirmed.
-                channel.basic_ack(delivery_tag=pending.tags[-1], multiple=True)
-                members, stored = written.members, written.inserted
-                break
+                members |= self._flush_batch(channel, pending)
             except psycopg.OperationalError as exc:
-                log.warning("PostgreSQL unavailable (%s); holding %d events", exc, len(events))
+                log.warning("PostgreSQL unavailable (%s); holding %d events", exc, pending.size)
                 self._drop_db()
                 channel.connection.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 if self.stopping:
-                    return  # unacked: the broker redelivers them to the next consumer
-            except (psycopg.DataError, psycopg.IntegrityError) as exc:
-                log.warning(
-                    "batch refused by PostgreSQL (%s); retrying message by message",
-                    type(exc).__name__,
-                )
-                members, stored = self._flush_one_by_one(channel, pending)
-                break
-        self.stored += stored
+                    break  # unacked: the broker redelivers them to the next consumer
         self._invalidate(members)
-        pending.clear()
 
-    def _flush_one_by_one(self, channel, pending: Pending) -> tuple[set[int], int]:
+    def _flush_batch(self, channel, pending: Pending) -> set[int]:
+        """One transaction for every pending message; message by message when PostgreSQL
+        refuses the batch for its content. Returns the members that got new rows."""
+        events = [e for batch in pending.events for e in batch]
+        try:
+            written = write_events(self._db(), events)
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            log.warning(
+                "batch refused by PostgreSQL (%s); retrying message by message",
+                type(exc).__name__,
+            )
+            return self._flush_one_by_one(channel, pending)
+        messages = zip(pending.events, pending.properties, strict=True)
+        self._park_conflicts(channel, list(messages), written.conflicts)
+        # After the commit and after every conflict's dead letter was confirmed.
+        channel.basic_ack(delivery_tag=pending.tags[-1], multiple=True)
+        self.stored += written.inserted
+        pending.clear()
+        return written.members
+
+    def _flush_one_by_one(self, channel, pending: Pending) -> set[int]:
+        """Store, park or ack each message on its own; each one leaves `pending` once settled.
+        Only a refusal for its content parks a message: an OperationalError (PostgreSQL went
+        away midway) goes up to `flush` with the unsettled messages still pending, unacked."""
         members: set[int] = set()
-        stored = 0
-        deliveries = zip(
-            pending.tags, pending.events, pending.properties, pending.bodies, strict=True
-        )
-        for tag, events, properties, body in deliveries:
+        while pending.tags:
+            tag, events = pending.tags[0], pending.events[0]
+            properties, body = pending.properties[0], pending.bodies[0]
             try:
                 written = write_events(self._db(), events)
             except psycopg.errors.ForeignKeyViolation:
                 missing = self._missing_members(events)
                 detail = "aluno_id not found: " + ", ".join(str(m) for m in missing)
                 self._park(channel, tag, body, properties, vocabulary.UNKNOWN_MEMBER, detail)
-                continue
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 # The class and constraint only: PostgreSQL's message quotes the values.
                 where = exc.diag.constraint_name or exc.sqlstate or "?"
                 detail = f"{type(exc).__name__} ({where})"
                 self._park(channel, tag, body, properties, vocabulary.REFUSED_BY_DATABASE, detail)
-                continue
-            self._park_conflicts(channel, [(events, properties)], written.conflicts)
-            channel.basic_ack(delivery_tag=tag)
-            members |= written.members
-            stored += written.inserted
-        return members, stored
+            else:
+                self._park_conflicts(channel, [(events, properties)], written.conflicts)
+                channel.basic_ack(delivery_tag=tag)
+                members |= written.members
+                self.stored += written.inserted
+            pending.pop_first()
+        return members
 
     def _missing_members(self, events: list[CheckinEvent]) -> list[int]:
         conn = self._db()

@@ -53,6 +53,7 @@ from serving.simulator.replay import post_batches, replay_through_api
 from serving.simulator.student import (
     CreatedStudent,
     EmailTaken,
+    PlanNotActive,
     StudentError,
     StudentProfile,
     create_synthetic_student,
@@ -88,6 +89,7 @@ __all__ = [
     "WEEK",
     "CreatedStudent",
     "EmailTaken",
+    "PlanNotActive",
     "ReplayVisit",
     "SimulationResult",
     "StudentError",

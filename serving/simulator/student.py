@@ -26,6 +26,10 @@ class EmailTaken(StudentError):
     pass
 
 
+class PlanNotActive(StudentError):
+    pass
+
+
 @dataclass(frozen=True)
 class StudentProfile:
     plano: str
@@ -159,7 +163,7 @@ def create_synthetic_student(
             select(Plano.id).where(func.lower(Plano.nome) == profile.plano.lower(), Plano.ativo)
         )
         if plano_id is None:
-            raise StudentError(f"plano '{profile.plano}' is not an active plan")
+            raise PlanNotActive(f"plano '{profile.plano}' is not an active plan")
         aluno, checkins = student_rows(profile, plano_id, tz, seed)
         if profile.email and session.scalar(
             select(func.count()).where(func.lower(Aluno.email) == aluno["email"].lower())

@@ -12,8 +12,11 @@ _tokens: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 def headers(gym, role: str) -> dict[str, str]:
-    issued, token = _tokens.get((gym.api_url, role), (0.0, ""))
-    if time.monotonic() - issued > TOKEN_REUSE_SECONDS:
+    # No "issued at 0.0" default: on a freshly booted machine the monotonic clock is itself
+    # below the reuse window, and an empty token would look fresh.
+    cached = _tokens.get((gym.api_url, role))
+    token = cached[1] if cached else ""
+    if cached is None or time.monotonic() - cached[0] > TOKEN_REUSE_SECONDS:
         token = gym.token(role)["access_token"]
         _tokens[(gym.api_url, role)] = (time.monotonic(), token)
     return {"Authorization": f"Bearer {token}"}

@@ -75,3 +75,25 @@ def test_the_dashboard_role_cannot_write_even_in_a_read_write_transaction(as_das
 def test_the_dashboard_role_cannot_read_staff_or_personal_data(as_dashboard, query):
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         as_dashboard.execute(query)
+
+
+def test_the_api_client_reads_the_apis_error_shape(gym):
+    """The pages show `str(ApiError)`: the API's pt-BR sentence and, for a 422, each field's
+    problem, never a raw list or an English message."""
+    from dashboard.data.api import Api, ApiError
+
+    client = Api(gym.api_url)
+    token = gym.token("admin")["access_token"]
+    with pytest.raises(ApiError) as invalid:
+        client.call("POST", "/planos", token, json={"nome": "", "valor_mensal": "caro"})
+    with pytest.raises(ApiError) as unknown:
+        client.call("PATCH", "/aluno/999999999/desativar", token)
+
+    assert invalid.value.status == 422
+    assert str(invalid.value) == (
+        "A API recusou (422): Dados inválidos: corrija o que está listado em erros. — "
+        "nome: Deve ter ao menos 1 caractere(s).; valor_mensal: Deve ser um número decimal.; "
+        "duracao_meses: Campo obrigatório."
+    )
+    assert invalid.value.body["codigo"] == "dados_invalidos"
+    assert str(unknown.value) == "A API recusou (404): Aluno 999999999 não encontrado."

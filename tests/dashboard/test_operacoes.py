@@ -209,9 +209,10 @@ def test_a_csv_upload_names_the_refused_rows_and_the_good_rows_land(gym, open_ap
     assert refused["Linha"].tolist() == [4, 5, 7, 8, 9]
     reasons = dict(zip(refused["Linha"], refused["Motivo"], strict=True))
     assert reasons[4].startswith("aluno_id não é um número de aluno")
-    assert reasons[5] == "aluno não encontrado"
-    assert reasons[7] == "aluno inativo"
-    assert reasons[8].startswith("horário no futuro")
+    # The API's own pt-BR reasons, per refused event of the batch.
+    assert reasons[5] == "Aluno 999999999 não encontrado."
+    assert reasons[7] == f"Aluno {inactive} está inativo."
+    assert reasons[8].startswith("ocorrido_em está no futuro")
     assert reasons[9].startswith("tipo deve ser entrada ou saida")
     assert at.get("progress")[0].value == 100
 

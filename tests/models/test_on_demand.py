@@ -98,4 +98,4 @@ def test_an_inactive_member_has_no_risk_to_score(
     response = api.get(f"/aluno/{member}/risco-churn", headers=staff_headers["admin"])
 
     assert response.status_code == 404
-    assert "not active" in response.json()["detail"]
+    assert response.json()["codigo"] == "aluno_sem_risco"

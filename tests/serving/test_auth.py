@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from serving.config import DEV_JWT_SECRET, REPO_ROOT, Settings
 from serving.security import JWT_AUDIENCE, JWT_ISSUER
-from tests.support import PASSWORD
+from tests.support import PASSWORD, refused
 
 CLI = [sys.executable, "-m", "flows.cli"]
 
@@ -65,14 +65,14 @@ def test_the_access_token_from_login_opens_the_api(client, users):
 
 def test_wrong_password_is_401(client, users):
     response = _login(client, "admin.teste", "not-the-password")
-    assert response.status_code == 401
-    assert response.json() == {"detail": "wrong username or password"}
+    body = refused(response, 401, "credenciais_invalidas")
+    assert body["detail"] == "Usuário ou senha incorretos."
 
 
 def test_unknown_user_is_401_with_the_same_answer(client, users):
     response = _login(client, "ninguem.aqui")
-    assert response.status_code == 401
-    assert response.json() == {"detail": "wrong username or password"}
+    body = refused(response, 401, "credenciais_invalidas")
+    assert body["detail"] == "Usuário ou senha incorretos."
 
 
 def test_username_with_a_nul_byte_is_401_not_500(client, users):
@@ -117,8 +117,7 @@ def test_a_rotated_refresh_token_is_refused(client, users, db, settings):
 
     again = _refresh(client, first["refresh_token"])
 
-    assert again.status_code == 401
-    assert again.json() == {"detail": "invalid or expired refresh token"}
+    refused(again, 401, "refresh_token_invalido")
 
 
 def test_reusing_a_used_refresh_token_revokes_the_whole_family(client, users, db, settings):
@@ -252,8 +251,7 @@ def test_a_hand_built_token_like_ours_is_accepted(client, settings, users):
 def test_bad_access_tokens_are_401(client, settings, users, forge):
     response = client.get("/auth/usuarios", headers=_bearer(forge(settings)))
 
-    assert response.status_code == 401
-    assert response.json() == {"detail": "invalid or expired token"}
+    refused(response, 401, "token_invalido")
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -308,8 +306,7 @@ def test_duplicate_username_is_409_whatever_the_case(client, headers):
     response = client.post(
         "/auth/usuarios", json={**NEW_USER, "username": "ADMIN.Teste"}, headers=headers["admin"]
     )
-    assert response.status_code == 409
-    assert response.json() == {"detail": "username already taken"}
+    refused(response, 409, "usuario_ja_existe")
 
 
 @pytest.mark.parametrize(
@@ -327,8 +324,7 @@ def test_duplicate_username_is_409_whatever_the_case(client, headers):
 def test_bad_new_user_is_422(client, headers, change):
     response = client.post("/auth/usuarios", json={**NEW_USER, **change}, headers=headers["admin"])
 
-    assert response.status_code == 422
-    assert isinstance(response.json()["detail"], list)
+    assert refused(response, 422, "dados_invalidos")["erros"]
 
 
 # --- PATCH /auth/usuarios/{id} --------------------------------------------------------------
@@ -373,8 +369,7 @@ def test_admin_cannot_disable_or_demote_themself(client, headers, users, change)
         f"/auth/usuarios/{users['admin']}", json=change, headers=headers["admin"]
     )
 
-    assert response.status_code == 409
-    assert response.json() == {"detail": "you cannot disable or demote yourself"}
+    refused(response, 409, "alteracao_de_si_mesmo")
 
 
 def test_admin_can_rename_themself(client, headers, users):
@@ -400,8 +395,7 @@ def test_patch_unknown_user_is_404(client, headers):
     response = client.patch(
         "/auth/usuarios/999999", json={"ativo": False}, headers=headers["admin"]
     )
-    assert response.status_code == 404
-    assert response.json() == {"detail": "user not found"}
+    refused(response, 404, "usuario_nao_encontrado")
 
 
 def test_only_admin_patches_users(client, headers, users):

@@ -29,6 +29,7 @@ from serving.api.body_limits import (
     is_public,
 )
 from tests.serving.api_process import ApiProcess, api_fixture  # noqa: F401 (the fixture `api`)
+from tests.support import refused
 
 JSON = {"Content-Type": "application/json"}
 CHUNK = 64 * 1024  # what a server hands the app per read
@@ -118,8 +119,12 @@ def test_a_body_declared_over_the_limit_is_413_before_a_byte_is_read(
 
     assert answer.status == 413
     assert answer.read == 0
+    pt_limit = f"{limit:,}".replace(",", ".")
     assert answer.json() == {
-        "detail": f"request body too large: this route takes at most {limit:,} bytes"
+        "detail": "Corpo da requisição grande demais: esta rota aceita no máximo "
+        f"{pt_limit} bytes.",
+        "codigo": "corpo_grande_demais",
+        "erros": None,
     }
     assert answer.headers["connection"] == "close"
 
@@ -132,7 +137,7 @@ def test_a_streamed_body_is_cut_as_soon_as_it_passes_the_limit(
 
     assert answer.status == 413, answer.body
     assert limit < answer.read <= limit + CHUNK
-    assert "at most" in answer.json()["detail"]
+    assert answer.json()["codigo"] == "corpo_grande_demais"
 
 
 @pytest.mark.parametrize(
@@ -151,7 +156,7 @@ def test_a_streamed_body_the_route_parses_itself_is_cut_too(
 
     assert answer.status == 413, answer.body
     assert answer.read <= DEFAULT_BODY_BYTES + CHUNK
-    assert "at most" in answer.json()["detail"]
+    assert answer.json()["codigo"] == "corpo_grande_demais"
 
 
 @pytest.mark.parametrize("declared", [FLOOD_BYTES, None], ids=["declared", "streamed"])
@@ -165,7 +170,8 @@ def test_a_large_body_without_credentials_is_401_before_it_is_read(client, calle
 
     assert answer.status == 401
     assert answer.read <= (0 if declared else ANONYMOUS_BODY_BYTES + CHUNK)
-    assert answer.json()["detail"].startswith("not authenticated")
+    assert answer.json()["codigo"] == "corpo_sem_credenciais"
+    assert answer.json()["detail"].startswith("Autenticação necessária")
     assert answer.headers["www-authenticate"] == "Bearer"
 
 
@@ -184,8 +190,7 @@ def test_bodies_up_to_the_limit_reach_the_route(client, headers, member):
 
     assert accepted.status_code == 202, accepted.text
     # A small body without credentials is the route's own 401, after the usual checks.
-    assert anonymous.status_code == 401
-    assert anonymous.json() == {"detail": "not authenticated"}
+    refused(anonymous, 401, "nao_autenticado")
 
 
 def test_every_route_anyone_may_call_is_public_here_and_no_other(client):
@@ -254,14 +259,13 @@ def test_a_limit_sized_invalid_bulk_answers_a_short_422(client, headers, member,
 
     response = client.post(BULK, content=body, headers={**JSON, **headers["kiosk"]})
 
-    assert response.status_code == 422
+    erros = refused(response, 422, "dados_invalidos")["erros"]
     assert len(response.content) < 64 * 1024
     assert not re.search(rb"[kv]{%d}" % (EXCERPT_CHARS + 1), response.content)
-    detail = response.json()["detail"]
-    assert len(detail) == MAX_ERRORS + 1
-    assert detail[0]["loc"][:3] == ["body", "checkins", 0]
-    assert detail[-1]["type"] == "too_many_errors"
-    assert detail[-1]["msg"].startswith(f"{10_000 - MAX_ERRORS} more errors")
+    assert len(erros) == MAX_ERRORS + 1
+    assert erros[0]["local"][:3] == ["body", "checkins", 0]
+    assert erros[-1]["codigo"] == "erros_demais"
+    assert erros[-1]["mensagem"].startswith(f"Mais {10_000 - MAX_ERRORS} problemas")
 
 
 # --- a real server ---------------------------------------------------------------------------

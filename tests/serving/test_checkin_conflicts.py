@@ -11,7 +11,7 @@ import pika
 from serving.messaging.dead_letters import DETAIL_HEADER, REASON_HEADER
 from serving.messaging.events import CheckinEvent, encode_checkins
 from serving.messaging.topology import CHECKIN_QUEUE, EXCHANGE, dead_letter_queue
-from tests.support import count, wait_until
+from tests.support import count, refused, wait_until
 
 DLQ = dead_letter_queue(CHECKIN_QUEUE)
 PERSISTENT = pika.BasicProperties(delivery_mode=2, content_type="application/json")
@@ -122,19 +122,20 @@ def test_a_bulk_collapses_repeats_and_refuses_an_id_reused_for_another_event(
     assert answer["aceitos"] == 2 and answer["duplicados"] == 4
     assert answer["checkin_ids"] == [same["checkin_id"], other["checkin_id"]]
     assert answer["checkin_ids_duplicados"] == [same["checkin_id"]]
-    assert clashing.status_code == 409
-    assert clashing.json()["detail"] == [
+    assert refused(clashing, 409, "lote_checkin_id_em_conflito")["erros"] == [
         {
-            "index": 2,
+            "local": ["body", "checkins", 2],
+            "codigo": "checkin_id_em_conflito",
             "aluno_id": b,
             "checkin_id": same["checkin_id"],
-            "erro": "checkin_id repeats event 0 with a different aluno_id",
+            "mensagem": "O checkin_id repete o do evento 0 com outro(s) valor(es) em: aluno_id.",
         },
         {
-            "index": 3,
+            "local": ["body", "checkins", 3],
+            "codigo": "checkin_id_em_conflito",
             "aluno_id": b,
             "checkin_id": other["checkin_id"],
-            "erro": "checkin_id repeats event 1 with a different tipo",
+            "mensagem": "O checkin_id repete o do evento 1 com outro(s) valor(es) em: tipo.",
         },
     ]
     assert wait_until(lambda: count(db, "select count(*) from checkins") == 2)

@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.support import count, wait_until
+from tests.support import count, refused, wait_until
 
 
 def _checkin(member: int, **extra) -> dict:
@@ -35,14 +35,14 @@ def test_front_desk_manual_checkin_gets_an_id_and_defaults_to_now(
 
 def test_unknown_member_is_404(client, headers):
     response = client.post("/aluno/checkin", json=_checkin(999_999), headers=headers["kiosk"])
-    assert response.status_code == 404
-    assert "999999" in response.json()["detail"]
+    body = refused(response, 404, "aluno_nao_encontrado")
+    assert body["detail"] == "Aluno 999999 não encontrado."
 
 
 def test_inactive_member_is_409(client, headers, make_member):
     inactive = make_member(ativo=False)
     response = client.post("/aluno/checkin", json=_checkin(inactive), headers=headers["kiosk"])
-    assert response.status_code == 409
+    refused(response, 409, "aluno_inativo")
 
 
 def test_future_naive_and_malformed_timestamps_are_422(client, headers, member):
@@ -112,15 +112,19 @@ def test_batch_is_all_or_nothing_and_names_each_refused_event(client, headers, m
     unknown = client.post(
         "/aluno/checkin/lote", json={"checkins": events}, headers=headers["kiosk"]
     )
-    assert unknown.status_code == 404
-    assert [e["index"] for e in unknown.json()["detail"]] == [3]
+    erros = refused(unknown, 404, "lote_alunos_nao_encontrados")["erros"]
+    assert [e["local"] for e in erros] == [["body", "checkins", 3]]
 
     conflict = client.post(
         "/aluno/checkin/lote", json={"checkins": events[:3]}, headers=headers["kiosk"]
     )
-    assert conflict.status_code == 409
-    assert conflict.json()["detail"] == [
-        {"index": 1, "aluno_id": inactive, "erro": "member is inactive"}
+    assert refused(conflict, 409, "lote_alunos_inativos")["erros"] == [
+        {
+            "local": ["body", "checkins", 1],
+            "codigo": "aluno_inativo",
+            "aluno_id": inactive,
+            "mensagem": f"Aluno {inactive} está inativo.",
+        }
     ]
 
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
@@ -129,8 +133,9 @@ def test_batch_is_all_or_nothing_and_names_each_refused_event(client, headers, m
         json={"checkins": [_checkin(good), _checkin(good, ocorrido_em=future)]},
         headers=headers["kiosk"],
     )
-    assert invalid.status_code == 422
-    assert invalid.json()["detail"][0]["index"] == 1
+    erros = refused(invalid, 422, "lote_eventos_invalidos")["erros"]
+    assert erros[0]["local"] == ["body", "checkins", 1]
+    assert erros[0]["codigo"] == "checkin_no_futuro"
     assert rabbit.queue_declare("checkin_queue", passive=True).method.message_count == 0
 
 

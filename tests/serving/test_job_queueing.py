@@ -20,6 +20,7 @@ from serving.messaging.topology import (
     MODEL_UPDATE_QUEUE,
 )
 from serving.vocabulary import UNFINISHED_JOB_STATES
+from tests.support import refused
 
 # (route, a body with a date, the date's field, the queue, the role that may ask)
 ROUTES = {
@@ -264,8 +265,10 @@ def test_a_full_queue_answers_429_with_retry_after(
     assert full.headers["content-type"] == "application/json"
     assert int(full.headers["retry-after"]) > 0
     assert full.json() == {
-        "detail": "2 jobs are already queued or running, the most allowed (max_pending_jobs): "
-        "retry when one has ended"
+        "detail": "Já há 2 jobs na fila ou em execução, o máximo permitido (max_pending_jobs): "
+        "tente de novo quando um terminar.",
+        "codigo": "fila_de_jobs_cheia",
+        "erros": None,
     }
     assert repeated.status_code == 200  # a pending job is still answered when the queue is full
     assert len(_jobs(db)) == 2
@@ -306,8 +309,8 @@ def test_a_day_outside_the_data_is_422_naming_the_range(
     path, field, queue, role = ROUTES[kind]
     today = _today(settings)
     expected_range = (
-        f"pick a day from {history.isoformat()} (the first check-in, or the first member's "
-        f"joining) to {today.isoformat()} (today, {settings.gym_timezone})"
+        f"escolha um dia de {history.isoformat()} (o primeiro check-in, ou a primeira "
+        f"matrícula) a {today.isoformat()} (hoje, {settings.gym_timezone})"
     )
 
     def ask(day: date):
@@ -317,12 +320,11 @@ def test_a_day_outside_the_data_is_422_naming_the_range(
     far = ask(date(1900, 1, 1))
 
     for answer, why in (
-        (too_early, "is before the first day with data"),
-        (far, "is before"),
-        (future, "is in the future"),
+        (too_early, "é anterior ao primeiro dia com dados"),
+        (far, "é anterior"),
+        (future, "está no futuro"),
     ):
-        assert answer.status_code == 422, answer.text
-        detail = answer.json()["detail"]
+        detail = refused(answer, 422, "dia_fora_dos_dados")["detail"]
         assert detail.startswith(f"{field} ") and why in detail
         assert expected_range in detail
     assert _jobs(db) == [] and _messages(rabbit, queue) == []
@@ -339,7 +341,7 @@ def test_without_any_data_only_today_is_a_valid_day(client, headers, rabbit, db,
     )
 
     assert yesterday.status_code == 422
-    assert f"from {today.isoformat()} " in yesterday.json()["detail"]
+    assert f"de {today.isoformat()} " in refused(yesterday, 422, "dia_fora_dos_dados")["detail"]
 
 
 def test_the_first_member_joining_bounds_the_days_before_any_check_in(
@@ -359,7 +361,7 @@ def test_the_first_member_joining_bounds_the_days_before_any_check_in(
         headers=headers["admin"],
     )
 
-    assert before.status_code == 422 and f"from {joined.isoformat()} " in before.json()["detail"]
+    assert f"de {joined.isoformat()} " in refused(before, 422, "dia_fora_dos_dados")["detail"]
     assert on_it.status_code == 202, on_it.text
 
 

@@ -3,6 +3,7 @@ import uuid
 from datetime import date
 
 from serving.messaging.topology import MODEL_UPDATE_QUEUE
+from tests.support import refused
 
 
 def _score(db, member: int, probability: float, tier: str, version: str = "3") -> None:
@@ -52,8 +53,9 @@ def test_unknown_job_is_404(client, headers):
 def test_risk_is_404_when_it_cannot_be_scored_never_invented(client, headers, member):
     # No warehouse in this schema and no model: nothing to score with, so nothing is made up.
     response = client.get(f"/aluno/{member}/risco-churn", headers=headers["recepcao"])
-    assert response.status_code == 404
-    assert "no churn score for this member" in response.json()["detail"]
+    assert refused(response, 404, "armazem_nao_construido")["detail"].startswith(
+        "Sem risco de churn para este aluno"
+    )
     assert client.get("/aluno/424242/risco-churn", headers=headers["admin"]).status_code == 404
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from serving.api import main, password_hashing
 from serving.api.main import create_app
 from serving.security import verify_password
-from tests.support import PASSWORD
+from tests.support import PASSWORD, refused
 
 CLOSED_PORT = 9  # nothing listens there: Redis "down" without stopping the shared one
 
@@ -46,8 +46,8 @@ def _refresh(client: TestClient, token: str):
 
 
 def _assert_throttled(response) -> int:
-    assert response.status_code == 429, response.text
-    assert response.json()["detail"].startswith("too many failed attempts")
+    body = refused(response, 429, "muitas_tentativas")
+    assert body["detail"].startswith("Muitas tentativas com falha")
     retry_after = int(response.headers["retry-after"])
     assert 1 <= retry_after <= 60
     return retry_after
@@ -246,7 +246,7 @@ def test_a_login_that_gets_no_hash_slot_in_time_answers_503_with_retry_after(
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [200, 503, 503], statuses
     busy = next(a for a in answers if a.status_code == 503)
-    assert busy.json() == {"detail": "too many password checks at once, retry shortly"}
+    refused(busy, 503, "senhas_em_excesso")
     assert busy.headers["retry-after"] == "2"
 
 
@@ -305,8 +305,7 @@ def test_an_exhausted_sqlalchemy_pool_answers_503_with_retry_after(
     finally:
         client.portal.call(held.close)
 
-    assert response.status_code == 503, response.text
-    assert response.json() == {"detail": "server busy, retry shortly"}
+    refused(response, 503, "servidor_ocupado")
     assert response.headers["retry-after"] == "2"
     assert client.get("/alunos", headers=headers["admin"]).status_code == 200
 
@@ -330,6 +329,5 @@ def test_an_exhausted_psycopg_pool_answers_503_with_retry_after(open_app, header
         for connection in held:
             client.portal.call(pool.putconn, connection)
 
-    assert response.status_code == 503, response.text
-    assert response.json() == {"detail": "server busy, retry shortly"}
+    refused(response, 503, "servidor_ocupado")
     assert response.headers["retry-after"] == "2"

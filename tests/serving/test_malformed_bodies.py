@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+from tests.support import refused
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -66,10 +68,8 @@ def test_non_json_numbers_and_lone_surrogates_are_a_clear_422(
 ):
     response = _post(client, path, raw, headers[caller])
 
-    assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, list) and detail
-    assert all({"loc", "msg", "type"} <= item.keys() for item in detail)
+    erros = refused(response, 422, "json_invalido")["erros"]
+    assert erros and all({"local", "mensagem", "codigo"} <= item.keys() for item in erros)
 
 
 def test_a_valid_surrogate_pair_is_still_text(client, headers, plan_id):
@@ -148,7 +148,8 @@ def test_validation_errors_never_echo_secrets_nor_long_input(client, headers, ca
         assert response.status_code == 422, response.text
         assert "Secret-Passw0rd" not in response.text
         assert len(response.text) < 2000
-    assert {item["loc"][-1] for item in bad_user.json()["detail"]} >= {"password", "role", "nome"}
+    erros = refused(bad_user, 422, "dados_invalidos")["erros"]
+    assert {item["local"][-1] for item in erros} >= {"password", "role", "nome"}
     assert "Secret-Passw0rd" not in caplog.text
     assert "NNNNNNNNNN" not in caplog.text
 
@@ -156,8 +157,10 @@ def test_validation_errors_never_echo_secrets_nor_long_input(client, headers, ca
 def test_a_short_bad_value_is_still_echoed_to_help_the_client(client, headers):
     response = client.post("/aluno/checkin", json={"aluno_id": "sete"}, headers=headers["kiosk"])
 
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["input"] == "sete"
+    erro = refused(response, 422, "dados_invalidos")["erros"][0]
+    assert erro["entrada"] == "sete"
+    assert (erro["local"], erro["codigo"]) == (["body", "aluno_id"], "deve_ser_inteiro")
+    assert erro["mensagem"] == "Deve ser um número inteiro."
 
 
 def test_an_unexpected_error_answers_500_and_logs_no_request_data(
@@ -181,7 +184,6 @@ def test_an_unexpected_error_answers_500_and_logs_no_request_data(
         headers=headers["recepcao"],
     )
 
-    assert response.status_code == 500
-    assert response.json() == {"detail": "internal error"}
+    refused(response, 500, "erro_interno")
     assert "RuntimeError" in caplog.text
     assert "maria.secreta" not in caplog.text

@@ -1,6 +1,8 @@
 import psycopg
 import pytest
 
+from tests.support import refused
+
 NEW_MEMBER = {
     "nome": "Maria Oliveira",
     "email": "maria.oliveira@example.com",
@@ -61,8 +63,7 @@ def test_register_duplicate_email_is_409_whatever_the_case(client, headers, plan
         headers=headers["recepcao"],
     )
 
-    assert response.status_code == 409
-    assert response.json() == {"detail": "e-mail already registered"}
+    refused(response, 409, "email_ja_cadastrado")
 
 
 def test_register_duplicate_aluno_ref_is_409(client, headers, plan_id):
@@ -81,14 +82,14 @@ def test_register_on_an_inactive_plan_is_422(client, headers, db):
     response = client.post(
         "/aluno/registro", json=_new(_inactive_plan(db)), headers=headers["recepcao"]
     )
-    assert response.status_code == 422
-    assert "not an active plan" in response.json()["detail"]
+    assert "não é um plano ativo" in refused(response, 422, "plano_inativo")["detail"]
 
 
 def test_register_on_an_unknown_plan_is_422(client, headers, plan_id):
     response = client.post("/aluno/registro", json=_new(999_999), headers=headers["recepcao"])
-    assert response.status_code == 422
-    assert "999999" in response.json()["detail"]
+    assert refused(response, 422, "plano_inativo")["detail"] == (
+        "plano_id 999999 não é um plano ativo."
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,8 +108,7 @@ def test_register_bad_input_is_422(client, headers, plan_id, change):
         "/aluno/registro", json=_new(plan_id, **change), headers=headers["admin"]
     )
 
-    assert response.status_code == 422
-    assert isinstance(response.json()["detail"], list)
+    assert refused(response, 422, "dados_invalidos")["erros"]
 
 
 @pytest.mark.parametrize(
@@ -148,8 +148,9 @@ def test_get_member_returns_details_and_history(client, headers, make_member):
 
 def test_get_unknown_member_is_404(client, headers):
     response = client.get("/aluno/424242", headers=headers["recepcao"])
-    assert response.status_code == 404
-    assert response.json() == {"detail": "member 424242 not found"}
+    assert refused(response, 404, "aluno_nao_encontrado")["detail"] == (
+        "Aluno 424242 não encontrado."
+    )
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "0", "-3", str(2**70)])
@@ -199,8 +200,7 @@ def test_update_to_another_members_email_is_409(client, headers, make_member, pl
         headers=headers["recepcao"],
     )
 
-    assert response.status_code == 409
-    assert response.json() == {"detail": "e-mail already registered"}
+    refused(response, 409, "email_ja_cadastrado")
 
 
 def test_update_to_an_inactive_plan_is_422(client, headers, member, db):
@@ -248,15 +248,13 @@ def test_reactivate_appends_again_without_a_body(client, headers, make_member):
 def test_deactivating_an_inactive_member_is_409(client, headers, make_member):
     inactive = make_member(ativo=False)
     response = client.patch(f"/aluno/{inactive}/desativar", headers=headers["recepcao"])
-    assert response.status_code == 409
-    assert response.json() == {"detail": "member is already inactive"}
+    assert refused(response, 409, "aluno_ja_inativo")["detail"] == "O aluno já está inativo."
 
 
 def test_activating_an_active_member_is_409_and_history_unchanged(client, headers, member, db):
     response = client.patch(f"/aluno/{member}/ativar", headers=headers["recepcao"])
 
-    assert response.status_code == 409
-    assert response.json() == {"detail": "member is already active"}
+    refused(response, 409, "aluno_ja_ativo")
     history = db.execute(
         "select count(*) from alunos_status_historico where aluno_id = %s", (member,)
     ).fetchone()[0]

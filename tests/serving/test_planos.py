@@ -2,6 +2,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support import refused
+
 ANUAL = {"nome": "Anual", "valor_mensal": "99.90", "duracao_meses": 12, "descricao": "12 meses"}
 
 
@@ -49,8 +51,7 @@ def test_get_plan(client, headers, plan_id):
 
 def test_get_unknown_plan_is_404(client, headers):
     response = client.get("/planos/999999", headers=headers["recepcao"])
-    assert response.status_code == 404
-    assert response.json() == {"detail": "plan not found"}
+    refused(response, 404, "plano_nao_encontrado")
 
 
 def test_kiosk_cannot_read_plans(client, headers):
@@ -72,8 +73,7 @@ def test_admin_creates_a_plan(client, headers):
 
 def test_duplicate_plan_name_is_409_whatever_the_case(client, headers, plan_id):
     response = client.post("/planos", json={**ANUAL, "nome": "MENSAL"}, headers=headers["admin"])
-    assert response.status_code == 409
-    assert response.json() == {"detail": "a plan with this name exists"}
+    refused(response, 409, "plano_ja_existe")
 
 
 @pytest.mark.parametrize(

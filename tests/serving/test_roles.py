@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from serving.api.main import create_app
 from serving.config import DEV_JWT_SECRET
 from serving.security import JWT_AUDIENCE, JWT_ISSUER, create_access_token, sha256_hex
-from tests.support import PASSWORD
+from tests.support import PASSWORD, refused
 
 PUBLIC = frozenset({"admin", "analista", "recepcao", "kiosk", "none"})
 ADMIN = frozenset({"admin"})
@@ -185,8 +185,8 @@ def test_route_answers_each_caller_by_its_role(client, headers, ids, method, pat
         assert response.status_code == 401, response.text
         assert response.headers["www-authenticate"] == "Bearer"
     else:
-        assert response.status_code == 403, response.text
-        assert response.json()["detail"] == f"role '{caller}' may not do this"
+        body = refused(response, 403, "sem_permissao")
+        assert body["detail"] == f"O perfil '{caller}' não pode fazer isto."
 
 
 def test_kiosk_keys_from_the_route_and_the_cli_are_issued_alike(settings, client, headers, db):

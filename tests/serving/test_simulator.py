@@ -15,7 +15,7 @@ from serving.simulator import (
     replay_through_api,
     student_history,
 )
-from tests.support import count
+from tests.support import count, refused
 
 END = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 
@@ -319,8 +319,10 @@ def test_synthetic_student_via_api_is_in_the_database_at_once(
 def test_synthetic_student_bad_profile_is_422(client, headers, plan_id, db, change):
     response = client.post("/aluno/sintetico", json={**PROFILE, **change}, headers=headers["admin"])
 
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"]
+    expected = (
+        "plano_sintetico_inativo" if change == {"plano": "Inexistente"} else "dados_invalidos"
+    )
+    refused(response, 422, expected)
     assert count(db, "select count(*) from alunos") == 0
 
 

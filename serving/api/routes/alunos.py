@@ -1,12 +1,13 @@
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from serving import audit, personal_data
+from serving.api import errors
 from serving.api.deps import (
     CacheDep,
     FrontDeskDep,
@@ -16,15 +17,14 @@ from serving.api.deps import (
     SettingsDep,
     StaffDep,
 )
+from serving.api.errors import ApiError
 from serving.api.schemas import (
     NO_NUL,
     AlunoCreate,
     AlunoDetail,
     AlunoPublic,
     AlunoUpdate,
-    BadInput,
     FrequenciaOut,
-    Message,
     Page,
     PlanoPublic,
     StatusChange,
@@ -46,12 +46,8 @@ AlunoId = Annotated[int, Path(gt=0, le=2**62, description="Member id")]
 MAX_PERIOD_DAYS = 366
 # Far enough from date.min/date.max that the period arithmetic cannot overflow.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9999, 1, 1)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Message, "description": "Member not found"}
-}
-BAD_PLAN: dict[int | str, dict[str, Any]] = {
-    422: {"model": BadInput, "description": "Invalid body, or not an active plan"}
-}
+NOT_FOUND = "Member not found (`aluno_nao_encontrado`)"
+BAD_PLAN = "Invalid body (`dados_invalidos`), or not an active plan (`plano_inativo`)"
 
 
 async def member_or_404(session, aluno_id: int, *, lock: bool = False) -> Aluno:
@@ -60,17 +56,14 @@ async def member_or_404(session, aluno_id: int, *, lock: bool = False) -> Aluno:
         query = query.with_for_update()
     aluno = (await session.execute(query)).scalar_one_or_none()
     if aluno is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {aluno_id} not found")
+        raise ApiError("aluno_nao_encontrado", aluno_id=aluno_id)
     return aluno
 
 
 async def _active_plan_or_422(session, plano_id: int) -> Plano:
     plano = await session.get(Plano, plano_id)
     if plano is None or not plano.ativo:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"plano_id {plano_id} is not an active plan",
-        )
+        raise ApiError("plano_inativo", plano_id=plano_id)
     return plano
 
 
@@ -119,10 +112,13 @@ async def _detail(session, aluno: Aluno, who: Principal, settings: Settings) -> 
     "/aluno/registro",
     response_model=AlunoDetail,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"model": Message, "description": "E-mail or aluno_ref already registered"},
-        **BAD_PLAN,
-    },
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        409,
+        s409="E-mail or aluno_ref already registered (`email_ja_cadastrado`, "
+        "`email_ou_ref_ja_cadastrado`)",
+        s422=BAD_PLAN,
+    ),
 )
 async def register_member(
     body: AlunoCreate, session: SessionDep, settings: SettingsDep, who: FrontDeskDep
@@ -132,15 +128,13 @@ async def register_member(
     sees it."""
     await _active_plan_or_422(session, body.plano_id)
     if await _email_taken(session, str(body.email)):
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
+        raise ApiError("email_ja_cadastrado")
     aluno = Aluno(**body.model_dump(mode="json"))
     session.add(aluno)
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="e-mail or aluno_ref already registered"
-        ) from exc
+        raise ApiError("email_ou_ref_ja_cadastrado") from exc
     await session.refresh(aluno)
     session.add(
         AlunoStatus(
@@ -162,7 +156,9 @@ async def register_member(
     return await _detail(session, aluno, who, settings)
 
 
-@router.get("/alunos", response_model=Page[AlunoPublic])
+@router.get(
+    "/alunos", response_model=Page[AlunoPublic], responses=errors.responses(*errors.AUTHENTICATED)
+)
 async def search_members(
     session: SessionDep,
     settings: SettingsDep,
@@ -198,7 +194,11 @@ async def search_members(
     return Page(data=data, count=count or 0, page=page, page_size=page_size)
 
 
-@router.get("/aluno/{aluno_id}", response_model=AlunoDetail, responses=NOT_FOUND)
+@router.get(
+    "/aluno/{aluno_id}",
+    response_model=AlunoDetail,
+    responses=errors.responses(*errors.AUTHENTICATED, 404, s404=NOT_FOUND),
+)
 async def get_member(
     aluno_id: AlunoId, session: SessionDep, settings: SettingsDep, who: StaffDep
 ) -> AlunoDetail:
@@ -211,11 +211,14 @@ async def get_member(
 @router.put(
     "/aluno/{aluno_id}",
     response_model=AlunoDetail,
-    responses={
-        **NOT_FOUND,
-        409: {"model": Message, "description": "E-mail already registered"},
-        **BAD_PLAN,
-    },
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404=NOT_FOUND,
+        s409="E-mail already registered (`email_ja_cadastrado`)",
+        s422=BAD_PLAN,
+    ),
 )
 async def update_member(
     aluno_id: AlunoId,
@@ -231,7 +234,7 @@ async def update_member(
     if body.plano_id != aluno.plano_id:
         await _active_plan_or_422(session, body.plano_id)
     if await _email_taken(session, str(body.email), except_id=aluno_id):
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="e-mail already registered")
+        raise ApiError("email_ja_cadastrado")
     before = {field: getattr(aluno, field) for field in AlunoUpdate.model_fields}
     for field, value in body.model_dump(mode="json").items():
         setattr(aluno, field, value)
@@ -260,8 +263,7 @@ async def _change_status(
 ) -> AlunoDetail:
     aluno = await member_or_404(session, aluno_id, lock=True)
     if aluno.ativo == ativo:
-        state = "active" if ativo else "inactive"
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"member is already {state}")
+        raise ApiError("aluno_ja_ativo" if ativo else "aluno_ja_inativo")
     now = datetime.now(UTC)
     aluno.ativo = ativo
     aluno.atualizado_em = now
@@ -290,7 +292,9 @@ async def _change_status(
 @router.patch(
     "/aluno/{aluno_id}/ativar",
     response_model=AlunoDetail,
-    responses={**NOT_FOUND, 409: {"model": Message, "description": "Already active"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED, 404, 409, s404=NOT_FOUND, s409="Already active (`aluno_ja_ativo`)"
+    ),
 )
 async def activate_member(
     aluno_id: AlunoId,
@@ -308,7 +312,13 @@ async def activate_member(
 @router.patch(
     "/aluno/{aluno_id}/desativar",
     response_model=AlunoDetail,
-    responses={**NOT_FOUND, 409: {"model": Message, "description": "Already inactive"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404=NOT_FOUND,
+        s409="Already inactive (`aluno_ja_inativo`)",
+    ),
 )
 async def deactivate_member(
     aluno_id: AlunoId,
@@ -326,7 +336,13 @@ async def deactivate_member(
 @router.get(
     "/aluno/{aluno_id}/frequencia",
     response_model=FrequenciaOut,
-    responses={**NOT_FOUND, 422: {"model": BadInput, "description": "Bad parameters or period"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        s404=NOT_FOUND,
+        s422="Bad parameters (`dados_invalidos`) or period (`periodo_invertido`, "
+        "`periodo_longo_demais`)",
+    ),
 )
 async def member_attendance(
     aluno_id: AlunoId,
@@ -351,12 +367,9 @@ async def member_attendance(
     fim = fim or today
     inicio = inicio or fim - timedelta(days=89)
     if inicio > fim:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="inicio is after fim")
+        raise ApiError("periodo_invertido", inicio="inicio", fim="fim")
     if (fim - inicio).days >= MAX_PERIOD_DAYS:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"period longer than {MAX_PERIOD_DAYS} days",
-        )
+        raise ApiError("periodo_longo_demais", dias=MAX_PERIOD_DAYS)
     field = f"{inicio}:{fim}:{page}:{page_size}"
     cached = await cache.get_field(frequency_key(aluno_id), field, "frequencia")
     if cached is not None:

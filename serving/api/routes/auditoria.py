@@ -1,21 +1,24 @@
 """`GET /admin/auditoria`: the audit log of admin actions, newest first (admin)."""
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
+from serving.api import errors
 from serving.api.deps import AdminDep, SessionDep, SettingsDep
+from serving.api.errors import ApiError
 from serving.api.routes.alunos import FIRST_DAY, LAST_DAY
-from serving.api.schemas import AuditoriaPublic, BadInput, Page
+from serving.api.schemas import AuditoriaPublic, Page
 from serving.db.tables import Auditoria
 from serving.vocabulary import AuditAction
 
 router = APIRouter(prefix="/admin", tags=["auditoria"])
-BAD_PERIOD: dict[int | str, dict[str, Any]] = {
-    422: {"model": BadInput, "description": "Bad parameters, or `desde` after `ate`"}
-}
+BAD_PERIOD = errors.responses(
+    *errors.AUTHENTICATED,
+    s422="Bad parameters (`dados_invalidos`), or `desde` after `ate` (`periodo_invertido`)",
+)
 
 
 @router.get("/auditoria", response_model=Page[AuditoriaPublic], responses=BAD_PERIOD)
@@ -40,7 +43,7 @@ async def list_audit_entries(
     (admin). Filters: the action, the user who acted, gym-local days. Details name what changed;
     personal data and secrets appear only as 'informado', 'alterado' or 'removido'."""
     if desde and ate and desde > ate:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="desde is after ate")
+        raise ApiError("periodo_invertido", inicio="desde", fim="ate")
     query = select(Auditoria)
     if acao:
         query = query.where(Auditoria.acao == acao)

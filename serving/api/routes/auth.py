@@ -1,19 +1,20 @@
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from serving import audit
+from serving.api import errors
 from serving.api.deps import AdminDep, SessionDep, SettingsDep
+from serving.api.errors import ApiError
 from serving.api.login_guard import LoginGuardDep, client_address
 from serving.api.password_hashing import PasswordHashingDep
 from serving.api.schemas import (
-    Message,
     RefreshRequest,
     TokenPair,
     UsuarioCreate,
@@ -35,24 +36,13 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 # Verifying a wrong username still costs one argon2 check, so timing does not reveal users.
 _DUMMY_HASH = hash_password("not-a-real-password")
 
-_RETRY_AFTER_HEADER = {
-    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
-}
-THROTTLED: dict[int | str, dict[str, Any]] = {
-    429: {
-        "model": Message,
-        "description": "Too many failed attempts from this client address (or, for a login, "
-        "for this username) in the last minute",
-        "headers": _RETRY_AFTER_HEADER,
-    },
-}
-HASHING_BUSY: dict[int | str, dict[str, Any]] = {
-    503: {
-        "model": Message,
-        "description": "Too many password checks at once (or no database connection free)",
-        "headers": _RETRY_AFTER_HEADER,
-    },
-}
+THROTTLED = (
+    "Too many failed attempts from this client address (or, for a login, for this username) in "
+    "the last minute (`muitas_tentativas`)"
+)
+HASHING_BUSY = (
+    "Too many password checks at once (`senhas_em_excesso`), or PostgreSQL unavailable or busy"
+)
 
 
 async def _issue(
@@ -85,11 +75,14 @@ async def _issue(
 @router.post(
     "/token",
     response_model=TokenPair,
-    responses={
-        401: {"model": Message, "description": "Wrong username or password"},
-        **THROTTLED,
-        **HASHING_BUSY,
-    },
+    responses=errors.responses(
+        *errors.PUBLIC,
+        401,
+        429,
+        s401="Wrong username or password (`credenciais_invalidas`)",
+        s429=THROTTLED,
+        s503=HASHING_BUSY,
+    ),
 )
 async def login(
     request: Request,
@@ -123,11 +116,7 @@ async def login(
     )
     if user is None or not valid or not user.ativo:
         await guard.login_failed(form.username, address)
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="wrong username or password",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise ApiError("credenciais_invalidas", headers={"WWW-Authenticate": "Bearer"})
     await guard.login_succeeded(form.username)
     return await _issue(session, settings, user_id=user.id, username=user.username, role=user.role)
 
@@ -178,10 +167,13 @@ async def _rotate(session: AsyncSession, settings: Settings, presented: str) -> 
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses={
-        401: {"model": Message, "description": "Unknown, expired or reused token"},
-        **THROTTLED,
-    },
+    responses=errors.responses(
+        *errors.PUBLIC,
+        401,
+        429,
+        s401="Unknown, expired or reused token (`refresh_token_invalido`)",
+        s429=THROTTLED,
+    ),
 )
 async def refresh(
     request: Request,
@@ -200,14 +192,14 @@ async def refresh(
         return await _rotate(session, settings, body.refresh_token)
     except _Refused:
         await guard.refresh_failed(address)
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="invalid or expired refresh token",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        raise ApiError("refresh_token_invalido", headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-@router.get("/usuarios", response_model=list[UsuarioPublic])
+@router.get(
+    "/usuarios",
+    response_model=list[UsuarioPublic],
+    responses=errors.responses(*errors.AUTHENTICATED),
+)
 async def list_users(session: SessionDep, _: AdminDep) -> list[Usuario]:
     """All staff users (admin)."""
     return list((await session.execute(select(Usuario).order_by(Usuario.id))).scalars())
@@ -217,7 +209,12 @@ async def list_users(session: SessionDep, _: AdminDep) -> list[Usuario]:
     "/usuarios",
     response_model=UsuarioPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": Message, "description": "Username already taken"}, **HASHING_BUSY},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        409,
+        s409="Username already taken (`usuario_ja_existe`)",
+        s503=HASHING_BUSY,
+    ),
 )
 async def create_user(
     body: UsuarioCreate, session: SessionDep, hashing: PasswordHashingDep, admin: AdminDep
@@ -229,7 +226,7 @@ async def create_user(
         select(func.count()).where(func.lower(Usuario.username) == body.username.lower())
     )
     if exists:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="username already taken")
+        raise ApiError("usuario_ja_existe")
     user = Usuario(
         username=body.username,
         email=str(body.email) if body.email else None,
@@ -241,7 +238,7 @@ async def create_user(
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="username already taken") from exc
+        raise ApiError("usuario_ja_existe") from exc
     audit.record(
         session,
         admin,
@@ -260,7 +257,13 @@ async def create_user(
 @router.patch(
     "/usuarios/{usuario_id}",
     response_model=UsuarioPublic,
-    responses={404: {"model": Message}, 409: {"model": Message}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404="No such user (`usuario_nao_encontrado`)",
+        s409="An admin may not disable or demote itself (`alteracao_de_si_mesmo`)",
+    ),
 )
 async def update_user(
     usuario_id: Annotated[int, Path(gt=0, le=2**31 - 1)],
@@ -272,15 +275,13 @@ async def update_user(
     refresh tokens; an admin cannot disable or demote themself."""
     user = await session.get(Usuario, usuario_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="user not found")
+        raise ApiError("usuario_nao_encontrado")
     changes = body.model_dump(exclude_unset=True)
     before = {field: getattr(user, field) for field in changes}
     if user.id == admin.user_id and (
         changes.get("ativo") is False or changes.get("role", ADMIN) != ADMIN
     ):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="you cannot disable or demote yourself"
-        )
+        raise ApiError("alteracao_de_si_mesmo")
     for field, value in changes.items():
         setattr(user, field, str(value) if field == "email" and value else value)
     if changes.get("ativo") is False:

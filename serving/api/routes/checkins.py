@@ -4,18 +4,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 
+from serving.api import errors
 from serving.api.deps import CheckinWriterDep, MembersDep, Principal, PublisherDep, SettingsDep
+from serving.api.errors import ApiError, item, message
 from serving.api.schemas import (
-    BadInput,
-    BatchRefused,
     CheckinAccepted,
     CheckinBatchAccepted,
     CheckinBatchIn,
     CheckinIn,
-    Message,
-    ValidationErrors,
 )
 from serving.config import Settings
 from serving.members import DatabaseUnavailable, MemberDirectory
@@ -28,26 +26,32 @@ router = APIRouter(prefix="/aluno", tags=["checkins"])
 
 # A kiosk that was offline may post late; anything older belongs to the history import.
 MAX_AGE = timedelta(days=30)
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {
-        "model": Message,
-        "description": "The broker did not confirm in time: retry with the same checkin_id",
-    }
-}
+UNAVAILABLE = (
+    "The broker did not confirm in time (`servico_indisponivel`), or PostgreSQL is busy: retry "
+    "with the same checkin_id"
+)
 
 
-def _event(item: CheckinIn, who: Principal, settings: Settings, now: datetime) -> CheckinEvent:
-    when = item.ocorrido_em or now
+class _OutOfRange(ValueError):
+    """An event's time the API does not take; `codigo` says which way (CODES in errors.py)."""
+
+    def __init__(self, codigo: str) -> None:
+        super().__init__(codigo)
+        self.codigo = codigo
+
+
+def _event(body: CheckinIn, who: Principal, settings: Settings, now: datetime) -> CheckinEvent:
+    when = body.ocorrido_em or now
     if when > now + timedelta(seconds=settings.checkin_max_future_seconds):
-        raise ValueError("ocorrido_em is in the future (check the kiosk clock)")
+        raise _OutOfRange("checkin_no_futuro")
     if when < now - MAX_AGE:
-        raise ValueError("ocorrido_em is more than 30 days old: use the history import")
+        raise _OutOfRange("checkin_antigo_demais")
     return CheckinEvent(
-        checkin_id=item.checkin_id or uuid.uuid4(),
-        aluno_id=item.aluno_id,
-        tipo=item.tipo,
+        checkin_id=body.checkin_id or uuid.uuid4(),
+        aluno_id=body.aluno_id,
+        tipo=body.tipo,
         ocorrido_em=when,
-        dispositivo=who.name if who.is_kiosk else (item.dispositivo or f"manual:{who.name}"),
+        dispositivo=who.name if who.is_kiosk else (body.dispositivo or f"manual:{who.name}"),
         origem="kiosk" if who.is_kiosk else "manual",
         aceito_em=now,
     )
@@ -70,12 +74,16 @@ async def _member_states(members: MemberDirectory, ids: set[int]) -> dict[int, b
     "/checkin",
     response_model=CheckinAccepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={
-        404: {"model": Message, "description": "Unknown member"},
-        409: {"model": Message, "description": "Member is inactive"},
-        422: {"model": BadInput, "description": "Invalid event, or ocorrido_em out of range"},
-        **UNAVAILABLE,
-    },
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404="Unknown member (`aluno_nao_encontrado`)",
+        s409="Member is inactive (`aluno_inativo`)",
+        s422="Invalid event (`dados_invalidos`), or ocorrido_em out of range "
+        "(`checkin_no_futuro`, `checkin_antigo_demais`)",
+        s503=UNAVAILABLE,
+    ),
 )
 async def post_checkin(
     body: CheckinIn,
@@ -93,19 +101,19 @@ async def post_checkin(
     now = datetime.now(UTC)
     try:
         event = _event(body, who, settings, now)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except _OutOfRange as exc:
+        raise ApiError(exc.codigo) from exc
     states = await _member_states(members, {body.aluno_id})
     if states is not None and body.aluno_id not in states:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"member {body.aluno_id} not found")
+        raise ApiError("aluno_nao_encontrado", aluno_id=body.aluno_id)
     if states is not None and not states[body.aluno_id]:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="member is inactive")
+        raise ApiError("aluno_inativo", aluno_id=body.aluno_id)
     try:
         await publisher.publish(
             CHECKIN_QUEUE, encode_checkins([event]), message_id=str(event.checkin_id)
         )
     except PublishFailed as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+        raise _broker_unavailable(exc) from exc
     return CheckinAccepted(
         checkin_id=event.checkin_id,
         aluno_id=event.aluno_id,
@@ -118,19 +126,17 @@ async def post_checkin(
     "/checkin/lote",
     response_model=CheckinBatchAccepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={
-        404: {"model": BatchRefused, "description": "Some members are unknown (nothing accepted)"},
-        409: {
-            "model": BatchRefused,
-            "description": "Some members are inactive, or a checkin_id is reused in the batch "
-            "for a different event (nothing accepted)",
-        },
-        422: {
-            "model": BatchRefused | ValidationErrors,
-            "description": "Some events are invalid (nothing accepted)",
-        },
-        **UNAVAILABLE,
-    },
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404="Some members are unknown (`lote_alunos_nao_encontrados`, nothing accepted)",
+        s409="Some members are inactive (`lote_alunos_inativos`), or a checkin_id is reused in "
+        "the batch for a different event (`lote_checkin_id_em_conflito`); nothing accepted",
+        s422="Some events are invalid (`dados_invalidos`, `lote_eventos_invalidos`; nothing "
+        "accepted)",
+        s503=UNAVAILABLE,
+    ),
 )
 async def post_checkin_batch(
     body: CheckinBatchIn,
@@ -140,41 +146,39 @@ async def post_checkin_batch(
     who: CheckinWriterDep,
 ) -> CheckinBatchAccepted:
     """Up to 10,000 events at once, e.g. a kiosk that was offline (kiosk, admin, recepcao).
-    All or nothing: if any event is refused, none is accepted and `detail` lists each refused
-    event by index. An event repeated in the batch (same `checkin_id`, member, type and time) is
+    All or nothing: if any event is refused, none is accepted and `erros` lists each refused
+    event by its place in the batch (`local`: `["body", "checkins", index]`). An event repeated in the batch (same `checkin_id`, member, type and time) is
     one check-in: `aceitos` counts distinct events and `duplicados` the repeats. The same
     `checkin_id` for different events is a 409 naming each later one. Answers 202 once the broker
     confirmed every event."""
     now = datetime.now(UTC)
     parsed: list[CheckinEvent] = []
     invalid = []
-    for index, item in enumerate(body.checkins):
+    for index, event_in in enumerate(body.checkins):
         try:
-            parsed.append(_event(item, who, settings, now))
-        except ValueError as exc:
-            invalid.append({"index": index, "aluno_id": item.aluno_id, "erro": str(exc)})
-    if invalid:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=invalid)
+            parsed.append(_event(event_in, who, settings, now))
+        except _OutOfRange as exc:
+            invalid.append(_refused(index, event_in.aluno_id, exc.codigo))
+    _refuse_batch("lote_eventos_invalidos", invalid)
     events, repeated, conflicts = _collapse_repeats(parsed)
-    if conflicts:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=conflicts)
+    _refuse_batch("lote_checkin_id_em_conflito", conflicts)
     states = await _member_states(members, {e.aluno_id for e in events})
     if states is None:
         states = {e.aluno_id: True for e in events}
+    # Refusals name the event's place in the batch sent, not among the distinct events.
+    place = {e.checkin_id: i for i, e in reversed(list(enumerate(parsed)))}
     unknown = [
-        {"index": i, "aluno_id": e.aluno_id, "erro": "member not found"}
-        for i, e in enumerate(events)
+        _refused(place[e.checkin_id], e.aluno_id, "aluno_nao_encontrado")
+        for e in events
         if e.aluno_id not in states
     ]
-    if unknown:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=unknown)
+    _refuse_batch("lote_alunos_nao_encontrados", unknown)
     inactive = [
-        {"index": i, "aluno_id": e.aluno_id, "erro": "member is inactive"}
-        for i, e in enumerate(events)
+        _refused(place[e.checkin_id], e.aluno_id, "aluno_inativo")
+        for e in events
         if not states[e.aluno_id]
     ]
-    if inactive:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=inactive)
+    _refuse_batch("lote_alunos_inativos", inactive)
     size = settings.bulk_events_per_message
     chunks = [events[i : i + size] for i in range(0, len(events), size)]
     try:
@@ -187,7 +191,7 @@ async def post_checkin_batch(
             )
         )
     except PublishFailed as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+        raise _broker_unavailable(exc) from exc
     return CheckinBatchAccepted(
         aceitos=len(events),
         checkin_ids=[e.checkin_id for e in events],
@@ -217,12 +221,30 @@ def _collapse_repeats(
             repeated[event.checkin_id] = None
             continue
         conflicts.append(
-            {
-                "index": index,
-                "aluno_id": event.aluno_id,
-                "checkin_id": str(event.checkin_id),
-                "erro": f"checkin_id repeats event {earlier} with a different "
-                f"{', '.join(differing)}",
-            }
+            item(
+                ["body", "checkins", index],
+                f"O checkin_id repete o do evento {earlier} com outro(s) valor(es) em: "
+                f"{', '.join(differing)}.",
+                "checkin_id_em_conflito",
+                aluno_id=event.aluno_id,
+                checkin_id=event.checkin_id,
+            )
         )
     return distinct, list(repeated), conflicts
+
+
+def _refused(index: int, aluno_id: int, codigo: str) -> dict[str, Any]:
+    """The `erros` entry of a refused bulk event, with the code's message."""
+    text = message(codigo, aluno_id=aluno_id)
+    return item(["body", "checkins", index], text, codigo, aluno_id=aluno_id)
+
+
+def _refuse_batch(codigo: str, refused: list[dict[str, Any]]) -> None:
+    if refused:
+        raise ApiError(codigo, erros=refused, quantos=len(refused))
+
+
+def _broker_unavailable(exc: PublishFailed) -> ApiError:
+    # The broker's own reason is for the log; the kiosk only needs to retry.
+    log.warning("check-in not accepted, broker unavailable: %s", exc)
+    return ApiError("servico_indisponivel", headers={"Retry-After": "2"})

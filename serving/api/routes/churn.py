@@ -1,14 +1,16 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import ProgrammingError
 from starlette.concurrency import run_in_threadpool
 
 from serving import personal_data
+from serving.api import errors
 from serving.api.deps import CacheDep, Principal, ReaderDep, SessionDep, SettingsDep, StaffDep
-from serving.api.routes.alunos import AlunoId, member_or_404
+from serving.api.errors import ApiError
+from serving.api.routes.alunos import NOT_FOUND, AlunoId, member_or_404
 from serving.api.schemas import Page, PlanoRef, RiscoChurnOut, RiscoHistoricoItem, RiscoItem
 from serving.cache import churn_key
 from serving.config import Settings
@@ -47,7 +49,12 @@ def _risk_out(row) -> dict:
 @router.get(
     "/aluno/{aluno_id}/risco-churn",
     response_model=RiscoChurnOut,
-    responses={404: {"description": "Unknown member, or the member has no score yet"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        s404="Unknown member (`aluno_nao_encontrado`), or no score can be given yet: "
+        "`armazem_nao_construido`, `aluno_sem_risco` (not active), `sem_modelo_campeao`",
+    ),
 )
 async def member_churn_risk(
     aluno_id: AlunoId,
@@ -86,12 +93,6 @@ async def member_churn_risk(
     return body
 
 
-def _no_score(reason: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_404_NOT_FOUND, detail=f"no churn score for this member: {reason}"
-    )
-
-
 async def _score_now(champions: ChampionCache, session, settings: Settings, aluno_id: int) -> dict:
     """Score a never-scored member with the champion and store it through the score writer, like
     a batch score; returns the route's answer."""
@@ -101,15 +102,15 @@ async def _score_now(champions: ChampionCache, session, settings: Settings, alun
         )
     except ProgrammingError as exc:
         await session.rollback()
-        raise _no_score("the warehouse has not been built yet (gympulse dbt build)") from exc
+        raise ApiError("armazem_nao_construido") from exc
     rows = result.mappings().all()
     if not rows:
-        raise _no_score("the member is not active, so it has no churn risk")
+        raise ApiError("aluno_sem_risco")
     import pandas as pd  # only here: the API starts without the ML stack
 
     scored = await run_in_threadpool(champions.score, pd.DataFrame([dict(r) for r in rows]))
     if scored is None:
-        raise _no_score("no champion model yet (POST /admin/atualizar-modelo trains one)")
+        raise ApiError("sem_modelo_campeao")
     champion, member = scored
     return await run_in_threadpool(
         save_member_score,
@@ -121,7 +122,11 @@ async def _score_now(champions: ChampionCache, session, settings: Settings, alun
     )
 
 
-@router.get("/aluno/{aluno_id}/risco-churn/historico", response_model=Page[RiscoHistoricoItem])
+@router.get(
+    "/aluno/{aluno_id}/risco-churn/historico",
+    response_model=Page[RiscoHistoricoItem],
+    responses=errors.responses(*errors.AUTHENTICATED, 404, s404=NOT_FOUND),
+)
 async def member_churn_history(
     aluno_id: AlunoId,
     session: SessionDep,
@@ -184,7 +189,11 @@ async def _contacts(
     return contacts
 
 
-@router.get("/alunos/risco", response_model=Page[RiscoItem])
+@router.get(
+    "/alunos/risco",
+    response_model=Page[RiscoItem],
+    responses=errors.responses(*errors.AUTHENTICATED),
+)
 async def at_risk_members(
     session: SessionDep,
     settings: SettingsDep,

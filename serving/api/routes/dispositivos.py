@@ -1,11 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path, status
 from sqlalchemy import func, select
 
 from serving import audit
+from serving.api import errors
 from serving.api.deps import AdminDep, SessionDep
-from serving.api.schemas import DispositivoCreate, DispositivoCreated, DispositivoPublic, Message
+from serving.api.errors import ApiError
+from serving.api.schemas import DispositivoCreate, DispositivoCreated, DispositivoPublic
 from serving.db.tables import Dispositivo
 from serving.rules import issue_kiosk_key
 from serving.vocabulary import DEVICE_CREATED, DEVICE_REVOKED
@@ -14,7 +16,11 @@ router = APIRouter(prefix="/admin/dispositivos", tags=["dispositivos"])
 DispositivoId = Annotated[int, Path(gt=0, le=2**31 - 1)]
 
 
-@router.get("", response_model=list[DispositivoPublic])
+@router.get(
+    "",
+    response_model=list[DispositivoPublic],
+    responses=errors.responses(*errors.AUTHENTICATED),
+)
 async def list_devices(session: SessionDep, _: AdminDep) -> list:
     """Kiosks and their key status (admin). Keys themselves are never shown again."""
     return list((await session.execute(select(Dispositivo).order_by(Dispositivo.id))).scalars())
@@ -24,7 +30,11 @@ async def list_devices(session: SessionDep, _: AdminDep) -> list:
     "",
     response_model=DispositivoCreated,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": Message, "description": "A device with this name exists"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        409,
+        s409="A device with this name exists (`dispositivo_ja_existe`)",
+    ),
 )
 async def create_device(body: DispositivoCreate, session: SessionDep, admin: AdminDep) -> dict:
     """Register a kiosk and get its API key, shown only in this answer (admin). The kiosk
@@ -33,7 +43,7 @@ async def create_device(body: DispositivoCreate, session: SessionDep, admin: Adm
         select(func.count()).where(func.lower(Dispositivo.nome) == body.nome.lower())
     )
     if taken:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="a device with this name exists")
+        raise ApiError("dispositivo_ja_existe")
     issued = issue_kiosk_key()
     device = Dispositivo(
         nome=body.nome, local=body.local, chave_prefixo=issued.prefix, chave_hash=issued.hash
@@ -56,15 +66,21 @@ async def create_device(body: DispositivoCreate, session: SessionDep, admin: Adm
 @router.delete(
     "/{dispositivo_id}",
     response_model=DispositivoPublic,
-    responses={404: {"model": Message}, 409: {"model": Message, "description": "Already revoked"}},
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        404,
+        409,
+        s404="No such device (`dispositivo_nao_encontrado`)",
+        s409="Already revoked (`dispositivo_ja_revogado`)",
+    ),
 )
 async def revoke_device(dispositivo_id: DispositivoId, session: SessionDep, admin: AdminDep):
     """Revoke a kiosk's key (admin); it stops working within seconds. The row is kept."""
     device = await session.get(Dispositivo, dispositivo_id)
     if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="device not found")
+        raise ApiError("dispositivo_nao_encontrado")
     if device.revogado_em is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="device already revoked")
+        raise ApiError("dispositivo_ja_revogado")
     device.revogado_em = func.now()
     audit.record(
         session,

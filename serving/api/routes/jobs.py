@@ -6,9 +6,10 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import func, select
 
+from serving.api import errors
 from serving.api.deps import (
     AdminDep,
     Principal,
@@ -17,13 +18,12 @@ from serving.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from serving.api.errors import ApiError
 from serving.api.schemas import (
     NO_NUL,
     AtualizarModeloIn,
-    BadInput,
     CalcularChurnIn,
     JobPublic,
-    Message,
     Page,
 )
 from serving.config import Settings
@@ -53,22 +53,18 @@ QUEUEING_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    429: {
-        "model": Message,
-        "description": "The job queue is full (`max_pending_jobs` queued or running); nothing "
-        "queued",
-        "headers": {
-            "Retry-After": {
-                "description": "Seconds after which a slot is likely free",
-                "schema": {"type": "integer"},
-            }
-        },
-    },
-    503: {"model": Message, "description": "Broker unavailable; the job is failed"},
+    **errors.responses(
+        *errors.AUTHENTICATED,
+        429,
+        s429="The job queue is full (`fila_de_jobs_cheia`: `max_pending_jobs` queued or "
+        "running); nothing queued",
+        s503="Broker unavailable (`job_nao_enfileirado`; the job is failed), or PostgreSQL "
+        "unavailable or busy",
+    ),
 }
 DAY_OUTSIDE_DATA = (
-    "Invalid body, or a date outside the data: in the future (gym time) or before the first "
-    "stored check-in; the message names the valid range"
+    "Invalid body (`dados_invalidos`), or a date outside the data (`dia_fora_dos_dados`): in the "
+    "future (gym time) or before the first stored check-in; the message names the valid range"
 )
 
 
@@ -95,13 +91,13 @@ async def queue_job(
             stale_after=timedelta(minutes=settings.stale_job_minutes),
         )
     except JobQueueFull as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=str(exc),
+        raise ApiError(
+            "fila_de_jobs_cheia",
+            limite=exc.limit,
             headers={"Retry-After": str(exc.retry_after_seconds)},
         ) from exc
     except JobNotQueued as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+        raise ApiError("job_nao_enfileirado", headers={"Retry-After": "5"}) from exc
     if enqueued.already_pending:
         response.status_code = status.HTTP_200_OK
         response.headers[ALREADY_PENDING_HEADER] = "true"
@@ -112,7 +108,15 @@ async def check_day_or_422(session: SessionDep, settings: Settings, name: str, d
     try:
         await check_job_day(session, settings.tz, name, day)
     except DayOutsideData as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        raise ApiError(
+            "dia_fora_dos_dados",
+            campo=exc.name,
+            dia=exc.day.isoformat(),
+            motivo="está no futuro" if exc.in_future else "é anterior ao primeiro dia com dados",
+            primeiro=exc.days.first.isoformat(),
+            hoje=exc.days.today.isoformat(),
+            fuso=exc.timezone,
+        ) from exc
 
 
 # "No date" and an explicit date are different jobs on purpose, even when the date is today:
@@ -130,10 +134,7 @@ def _as_of(body: AtualizarModeloIn | CalcularChurnIn | None) -> dict[str, Any]:
     "/atualizar-modelo",
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={
-        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
-        **QUEUEING_RESPONSES,
-    },
+    responses={**QUEUEING_RESPONSES, **errors.responses(422, s422=DAY_OUTSIDE_DATA)},
 )
 async def update_model(
     session: SessionDep,
@@ -163,10 +164,7 @@ async def update_model(
     "/calcular-churn",
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={
-        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
-        **QUEUEING_RESPONSES,
-    },
+    responses={**QUEUEING_RESPONSES, **errors.responses(422, s422=DAY_OUTSIDE_DATA)},
 )
 async def score_churn(
     session: SessionDep,
@@ -193,7 +191,9 @@ async def score_churn(
     )
 
 
-@router.get("/jobs", response_model=Page[JobPublic])
+@router.get(
+    "/jobs", response_model=Page[JobPublic], responses=errors.responses(*errors.AUTHENTICATED)
+)
 async def list_jobs(
     session: SessionDep,
     _: ReaderDep,
@@ -215,10 +215,16 @@ async def list_jobs(
     return Page(data=list(rows.scalars()), count=count or 0, page=page, page_size=page_size)
 
 
-@router.get("/jobs/{job_id}", response_model=JobPublic, responses={404: {"model": Message}})
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobPublic,
+    responses=errors.responses(
+        *errors.AUTHENTICATED, 404, s404="No such job (`job_nao_encontrado`)"
+    ),
+)
 async def get_job(job_id: Annotated[uuid.UUID, Path()], session: SessionDep, _: ReaderDep) -> Job:
     """A job's state, progress (0..1), result or error (admin, analista)."""
     job = await session.get(Job, job_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="job not found")
+        raise ApiError("job_nao_encontrado")
     return job

@@ -1,12 +1,14 @@
 """Daily attendance reports: request one (a job on `daily_report_queue`), list, read, download."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import func, select
 
+from serving.api import errors
 from serving.api.deps import PublisherDep, ReaderDep, SessionDep, SettingsDep
+from serving.api.errors import ApiError
 from serving.api.routes.jobs import (
     DAY_OUTSIDE_DATA,
     QUEUEING_RESPONSES,
@@ -14,9 +16,7 @@ from serving.api.routes.jobs import (
     queue_job,
 )
 from serving.api.schemas import (
-    BadInput,
     JobPublic,
-    Message,
     Page,
     RelatorioDetalhe,
     RelatorioDiarioIn,
@@ -28,16 +28,10 @@ from serving.vocabulary import DAILY_REPORT
 router = APIRouter(prefix="/relatorios", tags=["relatorios"])
 
 ReportDate = Annotated[date, Path(description="The report's gym-local day, YYYY-MM-DD.")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Message, "description": "No report for that day"}
-}
-# The downloads answer CSV or HTML, but their 404 is JSON like every error.
-DOWNLOAD_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {
-        "description": "No report for that day",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
-    }
-}
+MISSING = "No report for that day (`relatorio_nao_encontrado`)"
+NOT_FOUND = errors.responses(*errors.AUTHENTICATED, 404, s404=MISSING)
+# The downloads answer CSV or HTML, but their errors are JSON like every error.
+DOWNLOAD_NOT_FOUND = errors.responses(*errors.AUTHENTICATED, 404, s404=MISSING, as_json=True)
 
 
 class CSVResponse(Response):
@@ -48,21 +42,15 @@ class HTMLResponse(Response):
     media_type = "text/html"
 
 
-def _missing(data: date) -> HTTPException:
-    return HTTPException(
-        status.HTTP_404_NOT_FOUND,
-        detail=f"no report for {data.isoformat()}: request one with POST /relatorios/diario",
-    )
+def _missing(data: date) -> ApiError:
+    return ApiError("relatorio_nao_encontrado", data=data.isoformat())
 
 
 @router.post(
     "/diario",
     response_model=JobPublic,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={
-        422: {"model": BadInput, "description": DAY_OUTSIDE_DATA},
-        **QUEUEING_RESPONSES,
-    },
+    responses={**QUEUEING_RESPONSES, **errors.responses(422, s422=DAY_OUTSIDE_DATA)},
 )
 async def request_daily_report(
     session: SessionDep,
@@ -103,7 +91,9 @@ def _metadata_columns():
     )
 
 
-@router.get("", response_model=Page[RelatorioPublic])
+@router.get(
+    "", response_model=Page[RelatorioPublic], responses=errors.responses(*errors.AUTHENTICATED)
+)
 async def list_reports(
     session: SessionDep,
     _: ReaderDep,

@@ -2,12 +2,20 @@
 
 import dataclasses
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
+from serving.api import errors
 from serving.api.deps import AdminDep, SettingsDep
-from serving.api.schemas import AlunoSinteticoIn, AlunoSinteticoOut, BadInput, Message
-from serving.simulator import EmailTaken, StudentError, StudentProfile, create_synthetic_student
+from serving.api.errors import ApiError
+from serving.api.schemas import AlunoSinteticoIn, AlunoSinteticoOut
+from serving.simulator import (
+    EmailTaken,
+    PlanNotActive,
+    StudentError,
+    StudentProfile,
+    create_synthetic_student,
+)
 
 router = APIRouter(tags=["simulador"])
 
@@ -16,10 +24,13 @@ router = APIRouter(tags=["simulador"])
     "/aluno/sintetico",
     response_model=AlunoSinteticoOut,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"model": Message, "description": "E-mail already registered"},
-        422: {"model": BadInput, "description": "Invalid profile, or not an active plan"},
-    },
+    responses=errors.responses(
+        *errors.AUTHENTICATED,
+        409,
+        s409="E-mail already registered (`email_ja_cadastrado`)",
+        s422="Invalid profile (`dados_invalidos`, `perfil_sintetico_invalido`), or not an "
+        "active plan (`plano_sintetico_inativo`)",
+    ),
 )
 async def create_synthetic_member(
     body: AlunoSinteticoIn, settings: SettingsDep, who: AdminDep
@@ -39,7 +50,10 @@ async def create_synthetic_member(
             actor=who,
         )
     except EmailTaken as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        raise ApiError("email_ja_cadastrado") from exc
+    except PlanNotActive as exc:
+        raise ApiError("plano_sintetico_inativo", plano=profile.plano) from exc
     except StudentError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        # The schema checks every field first: what is left is the profile as a whole.
+        raise ApiError("perfil_sintetico_invalido") from exc
     return AlunoSinteticoOut(**dataclasses.asdict(created))

@@ -6,8 +6,16 @@ import redis
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
+from serving.api import errors
 from serving.api.deps import CacheDep, ReaderDep, SessionDep, SettingsDep
-from serving.api.schemas import CacheStatusOut, HealthOut, QueueDepth, ServiceStatus, StatusOut
+from serving.api.schemas import (
+    CacheStatusOut,
+    ErroOut,
+    HealthOut,
+    QueueDepth,
+    ServiceStatus,
+    StatusOut,
+)
 from serving.cache import STATS_KEY
 from serving.messaging.dead_letters import reason_counts_key
 from serving.messaging.topology import WORK_QUEUES, dead_letter_queue
@@ -16,7 +24,7 @@ router = APIRouter(tags=["status"])
 CHECK_TIMEOUT = 2.0
 
 
-@router.get("/health", response_model=HealthOut)
+@router.get("/health", response_model=HealthOut, responses=errors.responses(413))
 async def health() -> dict[str, str]:
     """Liveness probe for load balancers: the process answers. No dependencies checked."""
     return {"status": "ok"}
@@ -103,7 +111,14 @@ async def _redis(cache) -> ServiceStatus:
 @router.get(
     "/status",
     response_model=StatusOut,
-    responses={503: {"model": StatusOut, "description": "PostgreSQL or RabbitMQ is down"}},
+    responses={
+        **errors.responses(*errors.AUTHENTICATED),
+        503: {
+            "model": StatusOut | ErroOut,
+            "description": "PostgreSQL or RabbitMQ is down (StatusOut); ErroOut when the "
+            "caller's credentials cannot be checked without PostgreSQL",
+        },
+    },
 )
 async def system_status(
     request: Request,
@@ -138,7 +153,11 @@ async def system_status(
     )
 
 
-@router.get("/status/cache", response_model=CacheStatusOut)
+@router.get(
+    "/status/cache",
+    response_model=CacheStatusOut,
+    responses=errors.responses(*errors.AUTHENTICATED),
+)
 async def cache_status(cache: CacheDep, settings: SettingsDep, _: ReaderDep) -> CacheStatusOut:
     """Cache hits and misses by kind (frequency, churn risk), keys, memory and TTLs
     (admin, analista)."""

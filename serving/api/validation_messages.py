@@ -1,0 +1,122 @@
+"""pydantic's validation errors in pt-BR: each error type the public API can raise gets a stable
+code and a sentence, with the limit it broke (`ctx`) but never the value sent (bad_input.py adds
+a short excerpt of that apart)."""
+
+from typing import Any, Final
+
+# pydantic type → (code, pt-BR message; `str.format` with the error's ctx).
+_MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "missing": ("campo_obrigatorio", "Campo obrigatório."),
+    "extra_forbidden": ("campo_nao_permitido", "Campo não permitido."),
+    "string_type": ("deve_ser_texto", "Deve ser um texto."),
+    "string_too_short": ("texto_curto_demais", "Deve ter ao menos {min_length} caractere(s)."),
+    "string_too_long": ("texto_longo_demais", "Deve ter no máximo {max_length} caracteres."),
+    "string_pattern_mismatch": (
+        "formato_invalido",
+        "Formato inválido (caracteres de controle como NUL não são aceitos).",
+    ),
+    "string_unicode": ("deve_ser_texto", "Deve ser um texto Unicode válido."),
+    "int_type": ("deve_ser_inteiro", "Deve ser um número inteiro."),
+    "int_parsing": ("deve_ser_inteiro", "Deve ser um número inteiro."),
+    "int_from_float": ("deve_ser_inteiro", "Deve ser um número inteiro, sem parte decimal."),
+    "int_parsing_size": ("numero_fora_do_intervalo", "Número grande demais."),
+    "float_type": ("deve_ser_numero", "Deve ser um número."),
+    "float_parsing": ("deve_ser_numero", "Deve ser um número."),
+    "finite_number": ("deve_ser_numero", "Deve ser um número finito."),
+    "decimal_type": ("deve_ser_numero", "Deve ser um número decimal."),
+    "decimal_parsing": ("deve_ser_numero", "Deve ser um número decimal."),
+    "decimal_max_digits": ("numero_fora_do_intervalo", "No máximo {max_digits} dígitos."),
+    "decimal_max_places": (
+        "numero_fora_do_intervalo",
+        "No máximo {decimal_places} casas decimais.",
+    ),
+    "decimal_whole_digits": (
+        "numero_fora_do_intervalo",
+        "No máximo {whole_digits} dígitos antes da vírgula.",
+    ),
+    "decimal_finite_number": ("deve_ser_numero", "Deve ser um número finito."),
+    "bool_type": ("deve_ser_booleano", "Deve ser true ou false."),
+    "bool_parsing": ("deve_ser_booleano", "Deve ser true ou false."),
+    "greater_than": ("fora_do_intervalo", "Deve ser maior que {gt}."),
+    "greater_than_equal": ("fora_do_intervalo", "Deve ser maior ou igual a {ge}."),
+    "less_than": ("fora_do_intervalo", "Deve ser menor que {lt}."),
+    "less_than_equal": ("fora_do_intervalo", "Deve ser menor ou igual a {le}."),
+    "multiple_of": ("fora_do_intervalo", "Deve ser múltiplo de {multiple_of}."),
+    "date_type": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
+    "date_parsing": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
+    "date_from_datetime_parsing": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
+    "date_from_datetime_inexact": ("data_invalida", "Data sem hora: use AAAA-MM-DD."),
+    "datetime_type": (
+        "data_hora_invalida",
+        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
+    ),
+    "datetime_parsing": (
+        "data_hora_invalida",
+        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
+    ),
+    "datetime_from_date_parsing": (
+        "data_hora_invalida",
+        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
+    ),
+    "datetime_object_invalid": ("data_hora_invalida", "Data e hora inválidas."),
+    "timezone_aware": (
+        "fuso_obrigatorio",
+        "Data e hora sem fuso horário: informe o fuso, ex. -03:00.",
+    ),
+    "uuid_type": ("uuid_invalido", "Deve ser um UUID."),
+    "uuid_parsing": ("uuid_invalido", "Deve ser um UUID."),
+    "uuid_version": ("uuid_invalido", "Deve ser um UUID."),
+    "literal_error": ("valor_nao_permitido", "Deve ser um de: {expected}."),
+    "enum": ("valor_nao_permitido", "Deve ser um de: {expected}."),
+    "list_type": ("deve_ser_lista", "Deve ser uma lista."),
+    "too_short": ("lista_curta_demais", "Deve ter ao menos {min_length} item(ns)."),
+    "too_long": ("lista_longa_demais", "Deve ter no máximo {max_length} itens."),
+    "dict_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
+    "model_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
+    "model_attributes_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
+    "dataclass_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
+    "json_invalid": ("json_invalido", "JSON inválido."),
+    "json_type": ("json_invalido", "JSON inválido."),
+    "none_required": ("deve_ser_nulo", "Deve ser null."),
+    "url_parsing": ("url_invalida", "URL inválida."),
+    "url_type": ("url_invalida", "URL inválida."),
+}
+
+# The value errors our own validators raise (rules.py, schemas.py), by the start of their
+# English message: the code and its pt-BR sentence.
+_VALUE_ERRORS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("e-mail longer than", "email_invalido", "E-mail longo demais."),
+    ("not a valid e-mail address", "email_invalido", "E-mail inválido."),
+    ("may be omitted but not null", "nulo_nao_permitido", "Pode ser omitido, mas não nulo."),
+    (
+        "dias_desde_ultima must be shorter",
+        "fora_do_intervalo",
+        "Deve ser menor que o histórico (semanas × 7 dias).",
+    ),
+)
+_FALLBACK: Final = ("valor_invalido", "Valor inválido.")
+
+
+def _limit(value: Any) -> str:
+    # ctx values are numbers, dates or the list of allowed values ("'a', 'b' or 'c'").
+    text = str(value)
+    return text.replace(" or ", " ou ")
+
+
+def pt_br(error: dict[str, Any] | Any) -> tuple[str, str]:
+    """(code, message) of one pydantic error."""
+    kind = error.get("type", "")
+    if kind in ("value_error", "assertion_error"):
+        reason = str((error.get("ctx") or {}).get("error", ""))
+        for start, code, text in _VALUE_ERRORS:
+            if reason.startswith(start):
+                return code, text
+        return _FALLBACK
+    if kind not in _MESSAGES:
+        return _FALLBACK
+    code, template = _MESSAGES[kind]
+    ctx = {key: _limit(value) for key, value in (error.get("ctx") or {}).items()}
+    try:
+        return code, template.format(**ctx)
+    except (KeyError, IndexError):  # a ctx without the limit the sentence names
+        return code, _FALLBACK[1]
