@@ -46,10 +46,13 @@ def build_scoring_features(libpq: str, as_of, members: int) -> int:
                 select id, row_number() over (order by id) as n from alunos limit %(members)s
             )
             select ids.id::bigint as aluno_id, r.data_referencia, r.tipo_linha, r.is_scoring_row,
-                   r.plano, r.duracao_meses, r.visitas_semana, r.dias_desde_ultima_visita,
-                   r.duracao_media_minutos, r.dias_de_casa, r.dias_para_fim_contrato,
-                   r.visitas_4_semanas, r.visitas_8_semanas_anteriores,
-                   r.tendencia_visitas_semana, r.razao_tendencia, r.regularidade_8_semanas,
+                   r.plano, r.duracao_meses, r.dias_desde_ultima_visita,
+                   r.duracao_media_minutos, r.duracao_media_28_dias,
+                   r.visitas_7_dias, r.visitas_14_dias, r.visitas_28_dias, r.visitas_56_dias,
+                   r.visitas_8_semanas_anteriores,
+                   r.dias_de_casa, r.dias_para_fim_contrato, r.fracao_contrato_decorrida,
+                   r.tendencia_visitas_semana, r.razao_tendencia, r.razao_tendencia_7_28,
+                   r.regularidade_4_semanas, r.regularidade_8_semanas,
                    r.churn_30d
             from ids
             join reais r on r.n = 1 + (ids.n - 1) %% (select count(*) from reais)

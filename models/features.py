@@ -22,20 +22,29 @@ LABEL = "churn_30d"
 CATEGORICAL = ["plano"]
 NUMERIC = [
     "duracao_meses",
-    "visitas_semana",
     "dias_desde_ultima_visita",
     "duracao_media_minutos",
+    "duracao_media_28_dias",
+    "visitas_7_dias",
+    "visitas_14_dias",
+    "visitas_28_dias",
+    "visitas_56_dias",
+    "visitas_8_semanas_anteriores",
     "dias_de_casa",
     "dias_para_fim_contrato",
-    "visitas_4_semanas",
-    "visitas_8_semanas_anteriores",
+    "fracao_contrato_decorrida",
     "tendencia_visitas_semana",
     "razao_tendencia",
+    "razao_tendencia_7_28",
+    "regularidade_4_semanas",
     "regularidade_8_semanas",
 ]
 FEATURES = CATEGORICAL + NUMERIC
 # A trend ratio above this says "much more than before"; larger values are noise.
 MAX_TREND_RATIO = 3.0
+# Each trend ratio and the recent count over its numerator's window: the ratio is null when
+# the earlier window had no visit.
+TREND_RATIOS = {"razao_tendencia": "visitas_28_dias", "razao_tendencia_7_28": "visitas_7_dias"}
 
 
 class MissingFeatureError(LookupError):
@@ -137,17 +146,29 @@ def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     never_visited = out["dias_desde_ultima_visita"].isna()
     out.loc[never_visited, "dias_desde_ultima_visita"] = out.loc[never_visited, "dias_de_casa"] + 1
-    out["duracao_media_minutos"] = out["duracao_media_minutos"].fillna(0.0)
-    # No visits in the earlier 8 weeks: "as before" when there are none now either, else "more".
-    recent = out["visitas_4_semanas"].fillna(0) > 0
-    ratio = out["razao_tendencia"]
-    out["razao_tendencia"] = np.where(
-        ratio.isna(), np.where(recent, MAX_TREND_RATIO, 1.0), ratio.clip(upper=MAX_TREND_RATIO)
-    )
+    for duration in ("duracao_media_minutos", "duracao_media_28_dias"):
+        out[duration] = out[duration].fillna(0.0)
+    # No visits in the earlier window: "as before" when there are none now either, else "more".
+    for ratio_column, recent_column in TREND_RATIOS.items():
+        recent = out[recent_column].fillna(0) > 0
+        ratio = out[ratio_column]
+        out[ratio_column] = np.where(
+            ratio.isna(), np.where(recent, MAX_TREND_RATIO, 1.0), ratio.clip(upper=MAX_TREND_RATIO)
+        )
     for column in NUMERIC:
         out[column] = out[column].astype("float64").fillna(0.0)
     out["plano"] = out["plano"].fillna("desconhecido").astype(str)
     return out[FEATURES]
+
+
+def with_retired_columns(filled: pd.DataFrame) -> pd.DataFrame:
+    """The filled features plus the columns the contract no longer has, rebuilt from those it
+    does, so a model registered before the feature horizons (still @champion until a training
+    replaces it) keeps scoring, and the next gate can judge it; newer models select their
+    columns by name and never read these."""
+    return filled.assign(
+        visitas_semana=filled["visitas_28_dias"] / 4, visitas_4_semanas=filled["visitas_28_dias"]
+    )
 
 
 class FeatureFiller(TransformerMixin, BaseEstimator):
@@ -157,4 +178,5 @@ class FeatureFiller(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return fill_missing(pd.DataFrame(X, columns=FEATURES) if not hasattr(X, "columns") else X)
+        frame = pd.DataFrame(X, columns=FEATURES) if not hasattr(X, "columns") else X
+        return with_retired_columns(fill_missing(frame))

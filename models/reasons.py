@@ -35,6 +35,10 @@ MIN_HISTORY_DAYS = 14
 
 @dataclass(frozen=True)
 class Factor:
+    """`feature` is the one the factor's value is read from (`factor_values`: visits per week
+    from the 28-day count, for instance); `features_weighted` are the related features the model
+    may lean on instead, shuffled together to weigh the factor (`training.factor_importance`)."""
+
     code: str
     feature: str
     riskier_when: str  # "lower" or "higher"
@@ -46,19 +50,39 @@ FACTORS = (
         "queda_visitas",
         "razao_tendencia",
         "lower",
-        ("razao_tendencia", "tendencia_visitas_semana", "visitas_8_semanas_anteriores"),
+        (
+            "razao_tendencia",
+            "razao_tendencia_7_28",
+            "tendencia_visitas_semana",
+            "visitas_8_semanas_anteriores",
+        ),
     ),
     Factor("inatividade", "dias_desde_ultima_visita", "higher", ("dias_desde_ultima_visita",)),
-    Factor("baixa_frequencia", "visitas_semana", "lower", ("visitas_semana", "visitas_4_semanas")),
+    Factor(
+        "baixa_frequencia",
+        "visitas_28_dias",
+        "lower",
+        ("visitas_7_dias", "visitas_14_dias", "visitas_28_dias", "visitas_56_dias"),
+    ),
     Factor(
         "fim_contrato",
         "dias_para_fim_contrato",
         "lower",
-        ("dias_para_fim_contrato", "duracao_meses"),
+        ("dias_para_fim_contrato", "fracao_contrato_decorrida", "duracao_meses"),
     ),
     Factor("pouco_tempo_de_casa", "dias_de_casa", "lower", ("dias_de_casa",)),
-    Factor("irregularidade", "regularidade_8_semanas", "lower", ("regularidade_8_semanas",)),
-    Factor("treinos_curtos", "duracao_media_minutos", "lower", ("duracao_media_minutos",)),
+    Factor(
+        "irregularidade",
+        "regularidade_8_semanas",
+        "lower",
+        ("regularidade_8_semanas", "regularidade_4_semanas"),
+    ),
+    Factor(
+        "treinos_curtos",
+        "duracao_media_minutos",
+        "lower",
+        ("duracao_media_minutos", "duracao_media_28_dias"),
+    ),
 )
 
 Rule = Callable[[pd.Series], pd.Series]
@@ -113,7 +137,7 @@ def factor_values(features: pd.DataFrame) -> pd.DataFrame:
     tenure = filled["dias_de_casa"].to_numpy(float)
     recent_days = _days_in_window(tenure, 0, RECENT_DAYS)
     earlier_days = _days_in_window(tenure, RECENT_DAYS, EARLIER_DAYS)
-    recent = filled["visitas_4_semanas"].to_numpy(float)
+    recent = filled["visitas_28_dias"].to_numpy(float)
     earlier = filled["visitas_8_semanas_anteriores"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         weekly_now = recent / (recent_days / 7)

@@ -174,9 +174,9 @@ def _importances(model, test: pd.DataFrame, seed: int) -> pd.DataFrame:
 def factor_importance(model, test: pd.DataFrame, seed: int, repeats: int = 3) -> dict[str, float]:
     """Drop in held-out PR-AUC when a reason factor's features are shuffled together.
 
-    Per-feature permutation understates correlated features (visits per week and visits in 4
-    weeks carry the same signal: shuffling one leaves the other), so the reason weights shuffle
-    each factor's features as a block."""
+    Per-feature permutation understates correlated features (the visit counts of the 7, 14, 28
+    and 56 days overlap: shuffling one leaves the others), so the reason weights shuffle each
+    factor's features as a block."""
     from sklearn.metrics import average_precision_score
 
     rng = np.random.default_rng(seed)

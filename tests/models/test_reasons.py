@@ -9,7 +9,6 @@ import pytest
 
 from models.features import LABEL, load_scoring
 from models.reasons import (
-    FACTORS,
     TOP_REASONS,
     describe,
     explain,
@@ -18,8 +17,6 @@ from models.reasons import (
 )
 from models.scoring import Champion, predict
 
-FEATURE_OF = {factor.code: factor.feature for factor in FACTORS}
-
 
 def member(**values) -> dict:
     """A member with healthy numbers unless told otherwise."""
@@ -27,15 +24,21 @@ def member(**values) -> dict:
         "aluno_id": 1,
         "plano": "Anual",
         "duracao_meses": 12,
-        "visitas_semana": 3.0,
         "dias_desde_ultima_visita": 2,
         "duracao_media_minutos": 65.0,
+        "duracao_media_28_dias": 65.0,
+        "visitas_7_dias": 3,
+        "visitas_14_dias": 6,
+        "visitas_28_dias": 12,
+        "visitas_56_dias": 24,
+        "visitas_8_semanas_anteriores": 24,
         "dias_de_casa": 500,
         "dias_para_fim_contrato": 200,
-        "visitas_4_semanas": 12,
-        "visitas_8_semanas_anteriores": 24,
+        "fracao_contrato_decorrida": 0.452,
         "tendencia_visitas_semana": 0.0,
         "razao_tendencia": 1.0,
+        "razao_tendencia_7_28": 1.0,
+        "regularidade_4_semanas": 1.0,
         "regularidade_8_semanas": 1.0,
     }
     row.update(values)
@@ -57,15 +60,21 @@ def reference() -> dict:
             "aluno_id": np.arange(n),
             "plano": "Anual",
             "duracao_meses": 12,
-            "visitas_semana": recent / 4,
             "dias_desde_ultima_visita": rng.integers(0, 6, n),
             "duracao_media_minutos": rng.uniform(50, 80, n),
+            "duracao_media_28_dias": rng.uniform(50, 80, n),
+            "visitas_7_dias": np.round(weekly),
+            "visitas_14_dias": np.round(weekly * 2),
+            "visitas_28_dias": recent,
+            "visitas_56_dias": recent + np.round(before / 2),
+            "visitas_8_semanas_anteriores": before,
             "dias_de_casa": rng.integers(120, 900, n),
             "dias_para_fim_contrato": rng.integers(30, 366, n),
-            "visitas_4_semanas": recent,
-            "visitas_8_semanas_anteriores": before,
+            "fracao_contrato_decorrida": rng.uniform(0, 1, n).round(3),
             "tendencia_visitas_semana": recent / 4 - before / 8,
             "razao_tendencia": (recent / 4) / (before / 8),
+            "razao_tendencia_7_28": (np.round(weekly) / 7 / (recent / 28)).round(3),
+            "regularidade_4_semanas": rng.choice([0.75, 1.0], n),
             "regularidade_8_semanas": rng.choice([0.75, 0.875, 1.0], n),
             LABEL: 0,
         }
@@ -87,8 +96,7 @@ def reference() -> dict:
 def test_a_member_who_stopped_coming_gets_reasons_in_portuguese(reference):
     falling = member(
         visitas_8_semanas_anteriores=24,  # 3 a week before
-        visitas_4_semanas=4,  # 1 a week in the last 4 weeks
-        visitas_semana=1.0,
+        visitas_28_dias=4,  # 1 a week in the last 4 weeks
         tendencia_visitas_semana=-2.0,
         razao_tendencia=round(1 / 3, 3),
         dias_desde_ultima_visita=20,
@@ -116,8 +124,7 @@ def test_a_small_dip_is_unusual_but_not_worth_a_call(reference):
     dip = member(
         dias_desde_ultima_visita=6,
         visitas_8_semanas_anteriores=40,  # 5 a week before
-        visitas_4_semanas=17,  # 4.25 a week now
-        visitas_semana=4.25,
+        visitas_28_dias=17,  # 4.25 a week now
         razao_tendencia=0.85,
         tendencia_visitas_semana=-0.75,
     )
@@ -127,8 +134,7 @@ def test_a_small_dip_is_unusual_but_not_worth_a_call(reference):
 
 def test_at_most_three_reasons_strongest_first_one_list_per_member(reference):
     everything_wrong = member(
-        visitas_semana=0.25,
-        visitas_4_semanas=1,
+        visitas_28_dias=1,
         visitas_8_semanas_anteriores=20,
         tendencia_visitas_semana=-2.25,
         razao_tendencia=0.1,
@@ -154,8 +160,7 @@ def test_a_member_who_never_came_is_told_so(reference):
     never = member(
         dias_de_casa=45,
         dias_desde_ultima_visita=None,
-        visitas_semana=0.0,
-        visitas_4_semanas=0,
+        visitas_28_dias=0,
         visitas_8_semanas_anteriores=0,
         tendencia_visitas_semana=0.0,
         razao_tendencia=None,
@@ -175,13 +180,13 @@ def test_a_member_who_never_came_is_told_so(reference):
         ("fim_contrato", {"dias_para_fim_contrato": 1}, 100, "contrato vence amanhã"),
         (
             "baixa_frequencia",
-            {"visitas_semana": 1.5, "visitas_4_semanas": 6},
+            {"visitas_28_dias": 6},
             3.0,
             "1,5 visitas por semana no último mês (quem fica faz 3,0)",
         ),
         (
             "baixa_frequencia",
-            {"dias_de_casa": 20, "visitas_semana": 0.75, "visitas_4_semanas": 3},
+            {"dias_de_casa": 20, "visitas_28_dias": 3},
             3.0,
             "1,0 visitas por semana desde a matrícula (quem fica faz 3,0)",
         ),
@@ -223,7 +228,7 @@ def test_a_member_who_never_came_is_told_so(reference):
         ),
         (
             "queda_visitas",
-            {"visitas_4_semanas": 6, "visitas_8_semanas_anteriores": 24},
+            {"visitas_28_dias": 6, "visitas_8_semanas_anteriores": 24},
             1.0,
             "visitas caíram 50% nas últimas 4 semanas",
         ),
@@ -247,8 +252,7 @@ def test_a_member_without_a_completed_visit_is_not_told_his_workouts_are_short(r
     no_exit = member(
         duracao_media_minutos=None,
         dias_desde_ultima_visita=0,
-        visitas_semana=0.25,
-        visitas_4_semanas=1,
+        visitas_28_dias=1,
     )
 
     otherwise_healthy = member(duracao_media_minutos=None)
@@ -264,8 +268,7 @@ def test_a_member_who_joined_days_ago_is_not_rated_on_weeks_before_he_joined(ref
     joined_today = member(
         dias_de_casa=0,
         dias_desde_ultima_visita=None,
-        visitas_semana=0.0,
-        visitas_4_semanas=0,
+        visitas_28_dias=0,
         visitas_8_semanas_anteriores=0,
         tendencia_visitas_semana=0.0,
         razao_tendencia=None,
@@ -275,8 +278,7 @@ def test_a_member_who_joined_days_ago_is_not_rated_on_weeks_before_he_joined(ref
     two_visits_in_five_days = member(
         dias_de_casa=5,
         dias_desde_ultima_visita=1,
-        visitas_semana=0.5,
-        visitas_4_semanas=2,
+        visitas_28_dias=2,
         visitas_8_semanas_anteriores=0,
         tendencia_visitas_semana=0.5,
         razao_tendencia=None,
@@ -284,8 +286,7 @@ def test_a_member_who_joined_days_ago_is_not_rated_on_weeks_before_he_joined(ref
     )
     twice_a_week_for_three_weeks = member(
         dias_de_casa=20,
-        visitas_semana=1.75,
-        visitas_4_semanas=7,
+        visitas_28_dias=7,
         visitas_8_semanas_anteriores=0,
         tendencia_visitas_semana=1.75,
         razao_tendencia=None,
@@ -304,8 +305,7 @@ def test_a_drop_is_measured_against_the_weeks_he_was_a_member(reference):
     # joined 55 days ago: 3 visits a week in his first 4 weeks, 1 a week in the last 4
     fell = member(
         dias_de_casa=55,
-        visitas_semana=1.0,
-        visitas_4_semanas=4,
+        visitas_28_dias=4,
         visitas_8_semanas_anteriores=12,
         tendencia_visitas_semana=-0.5,
         razao_tendencia=round(1 / 1.5, 3),
@@ -321,8 +321,7 @@ def test_a_drop_is_measured_against_the_weeks_he_was_a_member(reference):
 def test_a_high_risk_member_with_nothing_unusual_still_gets_a_true_reason(reference):
     # slightly below the members who stay on every count, beyond no threshold
     borderline = member(
-        visitas_semana=2.5,
-        visitas_4_semanas=10,
+        visitas_28_dias=10,
         visitas_8_semanas_anteriores=22,
         tendencia_visitas_semana=-0.25,
         razao_tendencia=0.909,
@@ -336,8 +335,9 @@ def test_a_high_risk_member_with_nothing_unusual_still_gets_a_true_reason(refere
 
     assert low == []
     assert len(high) >= 1
+    stated = factor_values(frame.head(1)).iloc[0]
     for reason in high:
-        assert reason["valor"] == round(float(borderline[FEATURE_OF[reason["fator"]]]), 3)
+        assert reason["valor"] == round(float(stated[reason["fator"]]), 3)
 
 
 def test_every_high_risk_member_of_a_scored_batch_is_given_a_reason(trained, warehouse):

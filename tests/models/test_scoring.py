@@ -8,10 +8,16 @@ import numpy as np
 import orjson
 import pytest
 import redis
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from flows.scoring import score_and_store
 from models import registry
-from models.features import FEATURES, load_scoring
+from models.features import FEATURES, FeatureFiller, load_scoring
+from models.reasons import FACTORS, reason_reference
+from models.scoring import Champion, predict
 from serving.cache import churn_key
 from serving.scores import KPI_KEY, LATEST_FIELD, RISK_LIST_KEY
 from tests.churn_support import PrivateRedis
@@ -183,3 +189,30 @@ def test_scores_are_stored_when_redis_is_down(warehouse, champion, no_scores):
     rows = stored(warehouse)
     assert len(rows) == 2 * summary.scored
     assert len({r[7] for r in rows}) == 2
+
+
+def test_a_champion_registered_before_the_feature_horizons_keeps_scoring(labelled, warehouse):
+    # the forest's columns before visitas_semana and visitas_4_semanas were retired: a pickled
+    # champion keeps its own column list, and scores until a training replaces it
+    columns_then = [
+        *("duracao_meses", "visitas_semana", "dias_desde_ultima_visita", "duracao_media_minutos"),
+        *("dias_de_casa", "dias_para_fim_contrato", "visitas_4_semanas"),
+        *("visitas_8_semanas_anteriores", "tendencia_visitas_semana", "razao_tendencia"),
+        "regularidade_8_semanas",
+    ]
+    encoder = ColumnTransformer(
+        [
+            ("plano", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["plano"]),
+            ("numericas", "passthrough", columns_then),
+        ]
+    )
+    forest = RandomForestClassifier(n_estimators=20, min_samples_leaf=20, random_state=0)
+    old = Pipeline([("preencher", FeatureFiller()), ("codificar", encoder), ("floresta", forest)])
+    old.fit(labelled[FEATURES], labelled["churn_30d"])
+    features = load_scoring(warehouse.engine, warehouse.schema, as_of=warehouse.as_of)
+    reference = reason_reference(labelled, {f.code: 1.0 for f in FACTORS})
+
+    scored = predict(Champion(MODEL, "1", old, {"alto": 0.5, "medio": 0.2}, reference), features)
+
+    assert len(scored) == len(features)
+    assert all(0 <= member.probabilidade <= 1 for member in scored)

@@ -157,6 +157,7 @@ def test_dbt_build_features_labels_and_incremental(db, plan_id, dbt_env, setting
     output = build(dbt_env)
     assert "int_visits_pairs_entries_with_exits" in output
     assert "churn_features_windows_use_only_the_past" in output
+    assert "churn_features_windows_over_several_horizons" in output
     assert "assert_churn_features_use_no_future_events" in output
     assert "ERROR=0" in output
 

@@ -69,6 +69,10 @@ def test_live_view_equals_scoring_row_and_sees_new_members(db, plan_id, dbt_env,
     db.execute("update alunos set ativo = true where id = %s", (voltou,))
     for offset in (150, 15, 3):
         history.visit(voltou, at(today - timedelta(days=offset), 12), minutes=30)
+    # came only 8 and 12 days ago: nothing in the last 7 days, two visits in the last 14
+    pausa = history.member(plan_id, at(today - timedelta(days=60), 9))
+    history.visit(pausa, at(today - timedelta(days=12), 19), minutes=50)
+    history.visit(pausa, at(today - timedelta(days=8), 19), minutes=None)
 
     output = build(dbt_env)
     assert "assert_churn_features_atuais_match_scoring_row" in output
@@ -76,12 +80,20 @@ def test_live_view_equals_scoring_row_and_sees_new_members(db, plan_id, dbt_env,
 
     # fresh table: the live view is the scoring row, column by column
     table = scoring_rows(db)
-    assert set(table) == {assiduo, sumido, nunca, voltou}
+    assert set(table) == {assiduo, sumido, nunca, voltou, pausa}
     assert live(db) == table
+    assert {
+        column: table[pausa][column]
+        for column in ("visitas_7_dias", "visitas_14_dias", "visitas_28_dias", "visitas_56_dias")
+    } == {"visitas_7_dias": 0, "visitas_14_dias": 2, "visitas_28_dias": 2, "visitas_56_dias": 2}
+    assert float(table[pausa]["duracao_media_28_dias"]) == 50.0
+    assert float(table[pausa]["razao_tendencia_7_28"]) == 0.0
+    assert table[nunca]["duracao_media_28_dias"] is None
+    assert table[nunca]["razao_tendencia_7_28"] is None
     assert live(db, sumido)[sumido]["dias_desde_ultima_visita"] == 120
-    assert live(db, sumido)[sumido]["visitas_4_semanas"] == 0
+    assert live(db, sumido)[sumido]["visitas_28_dias"] == 0
     assert live(db, nunca)[nunca]["dias_desde_ultima_visita"] is None
-    assert live(db, voltou)[voltou]["visitas_4_semanas"] == 2
+    assert live(db, voltou)[voltou]["visitas_28_dias"] == 2
     assert all(
         row["churn_30d"] is None and row["data_referencia"] == today for row in table.values()
     )
@@ -97,20 +109,22 @@ def test_live_view_equals_scoring_row_and_sees_new_members(db, plan_id, dbt_env,
     row = live(db, novo)[novo]
     assert row["data_referencia"] == today
     assert row["is_scoring_row"] is True
-    assert row["visitas_4_semanas"] == 3
+    assert (row["visitas_7_dias"], row["visitas_14_dias"], row["visitas_28_dias"]) == (2, 3, 3)
     assert row["dias_desde_ultima_visita"] == 2
     assert row["dias_de_casa"] == 10
-    assert float(row["duracao_media_minutos"]) == 52.5
+    assert float(row["duracao_media_minutos"]) == float(row["duracao_media_28_dias"]) == 52.5
+    assert float(row["razao_tendencia_7_28"]) == 2.667  # 2 in 7 days against 3 in 28
+    assert float(row["regularidade_4_semanas"]) == 0.5
     assert float(row["regularidade_8_semanas"]) == 0.25
     assert row["churn_30d"] is None
 
     now_assiduo = live(db, assiduo)[assiduo]
     assert now_assiduo["dias_desde_ultima_visita"] == 0
-    assert now_assiduo["visitas_4_semanas"] == table[assiduo]["visitas_4_semanas"] + 1
+    assert now_assiduo["visitas_28_dias"] == table[assiduo]["visitas_28_dias"] + 1
     assert novo not in scoring_rows(db)  # the table waits for the next build
     unchanged = live(db)
-    assert {k: unchanged[k] for k in (sumido, nunca, voltou)} == {
-        k: table[k] for k in (sumido, nunca, voltou)
+    assert {k: unchanged[k] for k in (sumido, nunca, voltou, pausa)} == {
+        k: table[k] for k in (sumido, nunca, voltou, pausa)
     }
 
     # the seed's synthetic student, written in one transaction by the API's writer
