@@ -26,6 +26,11 @@ CHECK_SECONDS = 60.0
 LIVE_VIEW = "churn_features_atuais"
 
 
+class ModelRegistryUnavailable(RuntimeError):
+    """The model registry (MLflow) did not answer and no champion is loaded yet: a member can
+    not be scored now, which is an outage to retry, not "no champion"."""
+
+
 class ChampionCache:
     def __init__(self, settings: Settings, on_loaded: Callable[[], None] | None = None) -> None:
         self.settings = settings
@@ -42,27 +47,37 @@ class ChampionCache:
         with self._lock:
             if time.monotonic() - self._checked_at < CHECK_SECONDS and self._champion is not None:
                 return self._champion
-            registry.use_tracking(
-                self.settings.mlflow_tracking_uri,
-                self.settings.mlflow_experiment,
-                self.settings.mlflow_artifact_root,
-            )
-            current = registry.champion(self.settings.churn_model_name)
             first_check = self._checked_at == 0.0
-            self._checked_at = time.monotonic()
             loaded = False
-            if current is None:
-                self._champion = None
-            elif self._champion is None or self._champion.version != str(current.version):
-                started = time.perf_counter()
-                self._champion = load_champion(self.settings.churn_model_name)
-                loaded = True
-                log.info(
-                    "champion %s v%s loaded in %.1f s",
-                    self.settings.churn_model_name,
-                    self._champion.version,
-                    time.perf_counter() - started,
+            try:
+                registry.use_tracking(
+                    self.settings.mlflow_tracking_uri,
+                    self.settings.mlflow_experiment,
+                    self.settings.mlflow_artifact_root,
                 )
+                current = registry.champion(self.settings.churn_model_name)
+                if current is None:
+                    self._champion = None
+                elif self._champion is None or self._champion.version != str(current.version):
+                    started = time.perf_counter()
+                    self._champion = load_champion(self.settings.churn_model_name)
+                    loaded = True
+                    log.info(
+                        "champion %s v%s loaded in %.1f s",
+                        self.settings.churn_model_name,
+                        self._champion.version,
+                        time.perf_counter() - started,
+                    )
+            except Exception as exc:  # the store unreachable, an artifact that will not load
+                if self._champion is None:
+                    raise ModelRegistryUnavailable(type(exc).__name__) from exc
+                # The loaded champion still scores; the next check is CHECK_SECONDS away.
+                log.warning(
+                    "model registry unreachable (%s): scoring with the loaded champion v%s",
+                    type(exc).__name__,
+                    self._champion.version,
+                )
+            self._checked_at = time.monotonic()
             # The first check imported the ML stack; a load brought a model: both stay.
             if (first_check or loaded) and self.on_loaded is not None:
                 self.on_loaded()

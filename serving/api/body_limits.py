@@ -3,17 +3,22 @@
 Every body has a limit (the table below). A body declared larger is refused with 413 at once;
 one sent without a length (chunked) is counted as it streams and refused as soon as it passes
 the limit. A request without credentials is never read past `ANONYMOUS_BODY_BYTES`: on a route
-that needs credentials that is a 401, on a public one a 413 (none takes more). The credentials
-themselves are checked by the routes' dependencies; here only their presence counts.
+that needs credentials that is a 401, on a public one a 413 (none takes more). On a route that
+takes more than `DEFAULT_BODY_BYTES` (the bulk), the credentials are also *checked* before the
+body is read past that: a forged token or an unknown key is a 401 after 64 KiB, not after 10 MB
+(a cheap check: a signature, then the routes' credential cache). Elsewhere only their presence
+counts here; the routes' dependencies check them.
 
 This middleware runs outside `StrictJsonBodies`, which buffers a body whole: with it in front,
 nothing is buffered past the limit (plus the one network read that crossed it)."""
 
 from typing import Final
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import rules
+from serving.api.deps import authenticate
 from serving.api.docs import ASSETS_PATH, DOCS_PATH, OAUTH2_REDIRECT_PATH
 from serving.api.errors import ApiError, error_response, number
 from serving.api.headers import route_path
@@ -75,16 +80,38 @@ def body_limit(method: str, path: str) -> int:
     return ROUTE_BODY_BYTES.get((method, path), DEFAULT_BODY_BYTES)
 
 
-def _has_credentials(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the request names a caller at all, as the routes' dependencies read it."""
+def _credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(Bearer token, kiosk key) as the routes' dependencies read them; None when absent."""
+    token = api_key = None
     for name, value in headers:
         if name == b"x-api-key" and value.strip():
-            return True
+            api_key = value.strip().decode("latin-1")
         if name == b"authorization":
-            scheme, _, token = value.strip().partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return True
-    return False
+            scheme, _, bearer = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer" and bearer.strip():
+                token = bearer.strip().decode("latin-1")
+    return token, api_key
+
+
+def _has_credentials(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request names a caller at all."""
+    return _credentials(headers) != (None, None)
+
+
+async def _unverified(scope: Scope) -> BodyRefused | None:
+    """The routes' own 401 when the credentials do not check out, else None."""
+    request = Request(scope)
+    token, api_key = _credentials(scope["headers"])
+    try:
+        await authenticate(request, request.app.state.settings, token, api_key)
+    except ApiError as refused:
+        if refused.status_code != 401:
+            return None
+        headers = {**(refused.headers or {}), "Connection": "close"}
+        return BodyRefused(refused.codigo, headers=headers)
+    except Exception:  # the database is down or busy: the route answers that itself (503)
+        return None
+    return None
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -112,6 +139,11 @@ class BodyLimits:
         anonymous = not is_public(path) and not _has_credentials(scope["headers"])
         declared = _declared_length(scope["headers"])
         refusal = _refusal(declared, limit, anonymous) if declared is not None else None
+        # Without credentials the anonymous limit above applies; with some, they are checked
+        # before a large body is read at all.
+        large = declared is None or declared > DEFAULT_BODY_BYTES
+        if refusal is None and limit > DEFAULT_BODY_BYTES and large and not anonymous:
+            refusal = await _unverified(scope)
         if refusal is not None:
             await _answer(refusal, scope, receive, send)
             return

@@ -82,9 +82,11 @@ async def _staff_principal(request: Request, settings: Settings, token: str) -> 
     return principal
 
 
-async def _principal(
+async def authenticate(
     request: Request, settings: Settings, token: str | None, api_key: str | None
 ) -> Principal:
+    """The caller named by a Bearer token or a kiosk key, checked (signature, user active, key
+    not revoked); an ApiError 401 otherwise."""
     if token:
         return await _staff_principal(request, settings, token)
     if api_key:
@@ -113,7 +115,7 @@ def require(*roles: str, kiosk: bool = False) -> Callable:
             token: Annotated[str | None, Depends(oauth2_scheme)],
             api_key: Annotated[str | None, Depends(api_key_scheme)],
         ) -> Principal:
-            principal = await _principal(request, settings, token, api_key)
+            principal = await authenticate(request, settings, token, api_key)
             return _allowed(principal, roles, kiosk)
 
         return staff_or_kiosk
@@ -124,7 +126,7 @@ def require(*roles: str, kiosk: bool = False) -> Callable:
         token: Annotated[str | None, Depends(oauth2_scheme)],
     ) -> Principal:
         api_key = None if token else request.headers.get(api_key_scheme.model.name)
-        principal = await _principal(request, settings, token, api_key)
+        principal = await authenticate(request, settings, token, api_key)
         return _allowed(principal, roles, kiosk)
 
     return staff

@@ -149,6 +149,11 @@ CODES: Final[dict[str, Code]] = {
     "senhas_em_excesso": Code(
         503, "Muitas verificações de senha ao mesmo tempo: tente de novo em instantes."
     ),
+    "registro_de_modelos_indisponivel": Code(
+        503,
+        "Registro de modelos (MLflow) indisponível: o aluno não pôde ser pontuado agora; tente "
+        "de novo em instantes.",
+    ),
 }
 
 # What an HTTPException that is not ours (raised by FastAPI or Starlette) means.
@@ -163,6 +168,7 @@ _CODE_BY_STATUS: Final[dict[int, str]] = {
 # How long a client should wait before retrying after an outage (Retry-After, seconds).
 DATABASE_RETRY_SECONDS: Final = 5
 BUSY_RETRY_SECONDS: Final = 2
+MODEL_REGISTRY_RETRY_SECONDS: Final = 30
 
 
 class ApiError(StarletteHTTPException):

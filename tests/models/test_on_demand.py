@@ -99,3 +99,48 @@ def test_an_inactive_member_has_no_risk_to_score(
 
     assert response.status_code == 404
     assert response.json()["codigo"] == "aluno_sem_risco"
+
+
+def test_with_mlflow_unreachable_the_loaded_champion_keeps_scoring_and_a_cold_api_says_503(
+    warehouse, live_today, api_champion, api, staff_headers, churn_settings, monkeypatch
+):
+    from fastapi.testclient import TestClient
+
+    from serving.api.main import create_app
+    from tests.services import free_port_pair
+
+    plano = warehouse.conn.execute("select nome from planos where ativo order by id").fetchone()[0]
+    admin = staff_headers["admin"]
+    before = _student(api, admin, plano, visitas_semana=2, dias_desde_ultima=3)
+    assert api.get(f"/aluno/{before}/risco-churn", headers=admin).status_code == 200  # loaded
+
+    unreachable = churn_settings.model_copy(
+        update={"mlflow_tracking_uri": f"http://127.0.0.1:{free_port_pair(18460)}"}
+    )
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # a user would wait longer
+    monkeypatch.setattr("serving.on_demand.CHECK_SECONDS", 0.0)  # every score asks the registry
+    monkeypatch.setattr(api.app.state.champions, "settings", unreachable)
+    try:
+        during = _student(api, admin, plano, visitas_semana=2, dias_desde_ultima=3)
+        warm = api.get(f"/aluno/{during}/risco-churn", headers=admin)
+        # an API process started while the store is down has no champion to fall back on
+        with TestClient(create_app(unreachable)) as cold_api:
+            cold = cold_api.get(f"/aluno/{during}/risco-churn", headers=admin)
+            never = _student(cold_api, admin, plano, visitas_semana=2, dias_desde_ultima=3)
+            refused = cold_api.get(f"/aluno/{never}/risco-churn", headers=admin)
+    finally:
+        registry.use_tracking(
+            churn_settings.mlflow_tracking_uri,
+            churn_settings.mlflow_experiment,
+            churn_settings.mlflow_artifact_root,
+        )
+
+    assert warm.status_code == 200, warm.text
+    assert warm.json()["modelo_versao"] == api_champion
+    assert cold.status_code == 200  # already scored: read from the store, no model needed
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["codigo"] == "registro_de_modelos_indisponivel"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert not warehouse.conn.execute(
+        "select 1 from previsoes_churn where aluno_id = %s", (never,)
+    ).fetchall()

@@ -28,6 +28,7 @@ from serving.api.body_limits import (
     PUBLIC_PATHS,
     is_public,
 )
+from serving.security import create_access_token
 from tests.serving.api_process import ApiProcess, api_fixture  # noqa: F401 (the fixture `api`)
 from tests.support import refused
 
@@ -179,6 +180,39 @@ def test_a_large_body_with_a_wrong_token_is_still_bounded_by_the_limit(client):
     answer = call(client, "POST", BULK, {"Authorization": "Bearer forged"}, declared=FLOOD_BYTES)
 
     assert answer.status == 413 and answer.read == 0
+
+
+@pytest.mark.parametrize("declared", [BULK_BODY_BYTES - 1, None], ids=["declared", "streamed"])
+@pytest.mark.parametrize(
+    ("caller", "codigo"),
+    [
+        ({"Authorization": "Bearer forged"}, "token_invalido"),
+        ("ghost-user", "token_invalido"),
+        ({"X-API-Key": "gpk_" + "0" * 32}, "chave_invalida"),
+    ],
+    ids=["forged-bearer", "signed-for-a-ghost", "unknown-kiosk-key"],
+)
+def test_a_bulk_with_credentials_that_do_not_check_out_is_401_before_it_is_read(
+    client, settings, caller, codigo, declared
+):
+    if caller == "ghost-user":  # a good signature, a user that does not exist
+        token = create_access_token(settings, user_id=999_999, username="ninguem", role="admin")
+        caller = {"Authorization": f"Bearer {token}"}
+
+    answer = call(client, "POST", BULK, caller, declared=declared)
+
+    assert answer.status == 401, answer.body
+    assert answer.read == 0
+    assert answer.json()["codigo"] == codigo
+    assert answer.headers["connection"] == "close"
+
+
+def test_a_bulk_from_a_real_kiosk_is_read_past_the_default_limit(client, headers):
+    # valid credentials: the body is read (and found not to be JSON) well past 64 KiB
+    answer = call(client, "POST", BULK, headers["kiosk"], declared=BULK_BODY_BYTES - 1)
+
+    assert answer.read == BULK_BODY_BYTES - 1
+    assert answer.status == 422, answer.body
 
 
 def test_bodies_up_to_the_limit_reach_the_route(client, headers, member):

@@ -16,7 +16,7 @@ from serving.cache import churn_key
 from serving.config import Settings
 from serving.db.engine import sync_engine
 from serving.db.tables import Aluno
-from serving.on_demand import ChampionCache, live_features_sql
+from serving.on_demand import ChampionCache, ModelRegistryUnavailable, live_features_sql
 from serving.scores import (
     HISTORY_ORDER,
     LATEST_FIELD,
@@ -108,7 +108,13 @@ async def _score_now(champions: ChampionCache, session, settings: Settings, alun
         raise ApiError("aluno_sem_risco")
     import pandas as pd  # only here: the API starts without the ML stack
 
-    scored = await run_in_threadpool(champions.score, pd.DataFrame([dict(r) for r in rows]))
+    try:
+        scored = await run_in_threadpool(champions.score, pd.DataFrame([dict(r) for r in rows]))
+    except ModelRegistryUnavailable as exc:
+        raise ApiError(
+            "registro_de_modelos_indisponivel",
+            headers={"Retry-After": str(errors.MODEL_REGISTRY_RETRY_SECONDS)},
+        ) from exc
     if scored is None:
         raise ApiError("sem_modelo_campeao")
     champion, member = scored
