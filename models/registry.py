@@ -4,6 +4,7 @@ version beats the champion on the same held-out data. Aliases, never stages."""
 import logging
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from mlflow.models import infer_signature
 
 from models import drift_tracking, gate, plots
 from models.evaluation import calibration_table, metrics
-from models.features import FEATURES, LABEL
+from models.features import FEATURES, LABEL, NUMERIC
 from models.gate import GATE_METRIC
 from models.monitoring import training_reference
 from models.training import TrainingResult
@@ -218,17 +219,22 @@ def monitoring_reference(result: TrainingResult) -> dict[str, Any]:
 
 def _log_dataset(result: TrainingResult, as_of: date, table: str) -> None:
     frame = _refit_rows(result)
-    dataset = from_pandas(
-        frame[["aluno_id", "data_referencia", *FEATURES, LABEL]],
-        source=WarehouseTable(table, as_of.isoformat()),
-        name=f"churn_features as of {as_of.isoformat()}",
-        targets=LABEL,
-    )
-    mlflow.log_input(
-        dataset,
-        context="training",
-        tags={"as_of": as_of.isoformat(), "rows": str(len(frame))},
-    )
+    with warnings.catch_warnings():
+        # The dataset records the columns as read (counts are integers); its schema (inferred
+        # when it is logged) enforces nothing, so MLflow's hint about integers and missing
+        # values does not apply here.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        dataset = from_pandas(
+            frame[["aluno_id", "data_referencia", *FEATURES, LABEL]],
+            source=WarehouseTable(table, as_of.isoformat()),
+            name=f"churn_features as of {as_of.isoformat()}",
+            targets=LABEL,
+        )
+        mlflow.log_input(
+            dataset,
+            context="training",
+            tags={"as_of": as_of.isoformat(), "rows": str(len(frame))},
+        )
 
 
 def _log_child(name: str, params: dict[str, Any], values: dict[str, float]) -> None:
@@ -258,7 +264,10 @@ def _log_refit_run(
             },
             META_ARTIFACT,
         )
-        example = split.test[FEATURES].head(5)
+        # Every numeric feature may be missing when scored (a member who never came, a window
+        # without a completed visit) and the pipeline reads them as floats: the signature says
+        # double, not integer (MLflow's "integer column(s)" hint, twice per training).
+        example = split.test[FEATURES].head(5).astype(dict.fromkeys(NUMERIC, "float64"))
         signature = infer_signature(example, result.model.predict_proba(example)[:, 1])
         common = {
             "signature": signature,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from flows.cli.common import as_of_option, configure_logging, load_settings, prefect_defaults
+from flows.cli.live_status import live_status
 
 pipeline_app = typer.Typer(help="The nightly chain, run once.", no_args_is_help=True)
 flows_app = typer.Typer(help="Prefect flows and their schedules.", no_args_is_help=True)
@@ -36,7 +37,8 @@ def pipeline_run(
     from flows.churn import nightly_flow
 
     try:
-        outcome = nightly_flow(as_of=as_of, retrain=retrain, full_refresh=full_refresh)
+        with live_status("pipeline"):
+            outcome = nightly_flow(as_of=as_of, retrain=retrain, full_refresh=full_refresh)
     except Exception as exc:  # the flow already logged the traceback
         typer.secho(f"pipeline failed: {type(exc).__name__}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc

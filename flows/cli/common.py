@@ -33,8 +33,11 @@ def configure_logging(verbose: bool = False) -> None:
     if not verbose:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_prefect_run_chatter)
-    for chatty in ("httpx", "mlflow.utils", "alembic.runtime"):
+    for chatty in ("httpx", "mlflow.utils", "alembic.runtime", "numexpr"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # MLflow draws a "Downloading artifacts" bar for every model it loads (a few files, under a
+    # second): noise between our own progress lines, and a mess in a log file.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # pika logs every connection step, and ~8 errors with a traceback per failed attempt; each
     # failure reaches the workers as an exception, which their reconnect loop reports in one
     # line (serving/messaging/reconnect.py). --verbose shows pika's own account again.
@@ -58,6 +61,8 @@ def prefect_defaults(settings: Settings | None = None) -> None:
     imported here, keeps our console handler) and before the flows run."""
     # The temporary server's telemetry locks its SQLite database ("database is locked").
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # ...and the client announces its own telemetry on every run (three lines) unless told.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     # INFO reaches the runs' logs in the UI; configure_logging keeps it off the console.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     # Our own progress lines (training, scoring, reports) go to the run's logs in the UI too;

@@ -442,12 +442,23 @@ def _churn_half(
     serves the schedules."""
     steps.start("waiting for the Prefect server")
     prefect_up = serve and churn_demo.wait_for_prefect(console)
+    flow_server = None
+    if prefect_up:
+        # Served before the pipeline, which then runs as the nightly deployment's flow run,
+        # listed under it in the Prefect UI with its logs; the process keeps the schedules.
+        steps.start("serving the flows (gympulse flows serve)")
+        flow_server = churn_demo.start_flow_server()
+        children.append(flow_server.process)
+        churn_demo.wait_until_served(flow_server, console)
     # The pipeline's first step is the dbt build (models, unit and data tests).
     steps.start("running the churn pipeline")
-    churn_demo.run_pipeline(console)
+    if flow_server is None:
+        churn_demo.run_pipeline(console)
+    else:
+        churn_demo.run_served_pipeline(console, flow_server)
     _describe_warehouse(settings)
     steps.start("starting the job worker")
-    children += churn_demo.start_workers(serve_flows=prefect_up)
+    children.append(churn_demo.start_job_worker())
     steps.start("scoring on demand and queueing a report")
     with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:
         churn_demo.show_on_demand_score(admin, console)

@@ -3,6 +3,7 @@ both baselines, figures), a registered version per run, and `@champion` that mov
 model that beats the champion on the same held-out data. Aliases, never stages."""
 
 import subprocess
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -221,3 +222,17 @@ def test_the_drift_reference_is_the_newest_labelled_period_so_a_young_gym_ages_q
     assert tenure_psi(newest_period) < PSI_ALERT
     held_out_scores = training_reference(tonight, trained.held_out_scores["random_forest"])
     assert newest_period[SCORE] == held_out_scores[SCORE]
+
+
+def test_registering_a_training_says_nothing_about_integer_columns(trained, model_name, warehouse):
+    """MLflow's hint that "integer columns cannot represent missing values", printed twice per
+    training: every numeric feature may be missing, and the logged signature says double."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run_id, version, _decision = register(trained, model_name, warehouse)
+
+    assert [str(w.message) for w in caught if "integer column" in str(w.message)] == []
+    logged = mlflow.models.get_model_info(f"models:/{model_name}/{version}")
+    inputs = {spec.name: spec.type.name for spec in logged.signature.inputs.inputs}
+    assert inputs["visitas_7_dias"] == inputs["dias_desde_ultima_visita"] == "double"
+    assert inputs["plano"] == "string"

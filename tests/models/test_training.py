@@ -9,8 +9,8 @@ import pytest
 
 from models.calibration import OutOfBagCalibrated
 from models.evaluation import NotEnoughDataError, metrics, out_of_time_split
-from models.gate import paired_bootstrap
 from models.features import FEATURES, HORIZON_DAYS, LABEL, MissingFeatureError, load_labelled
+from models.gate import paired_bootstrap
 from models.training import HIGH_RISK_QUANTILE, MEDIUM_RISK_QUANTILE, train_models
 from models.tuning import GRID, grid
 
