@@ -4,6 +4,22 @@ a short excerpt of that apart)."""
 
 from typing import Any, Final
 
+# Messages several pydantic types share.
+_INTEGER = ("deve_ser_inteiro", "Deve ser um número inteiro.")
+_NUMBER = ("deve_ser_numero", "Deve ser um número.")
+_FINITE = ("deve_ser_numero", "Deve ser um número finito.")
+_DECIMAL = ("deve_ser_numero", "Deve ser um número decimal.")
+_BOOLEAN = ("deve_ser_booleano", "Deve ser true ou false.")
+_DATE = ("data_invalida", "Data inválida: use AAAA-MM-DD.")
+_DATETIME = (
+    "data_hora_invalida",
+    "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
+)
+_UUID = ("uuid_invalido", "Deve ser um UUID.")
+_CHOICE = ("valor_nao_permitido", "Deve ser um de: {expected}.")
+_OBJECT = ("deve_ser_objeto", "Deve ser um objeto JSON.")
+_JSON = ("json_invalido", "JSON inválido.")
+
 # pydantic type → (code, pt-BR message; `str.format` with the error's ctx).
 _MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "missing": ("campo_obrigatorio", "Campo obrigatório."),
@@ -16,15 +32,15 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "Formato inválido (caracteres de controle como NUL não são aceitos).",
     ),
     "string_unicode": ("deve_ser_texto", "Deve ser um texto Unicode válido."),
-    "int_type": ("deve_ser_inteiro", "Deve ser um número inteiro."),
-    "int_parsing": ("deve_ser_inteiro", "Deve ser um número inteiro."),
+    "int_type": _INTEGER,
+    "int_parsing": _INTEGER,
     "int_from_float": ("deve_ser_inteiro", "Deve ser um número inteiro, sem parte decimal."),
     "int_parsing_size": ("numero_fora_do_intervalo", "Número grande demais."),
-    "float_type": ("deve_ser_numero", "Deve ser um número."),
-    "float_parsing": ("deve_ser_numero", "Deve ser um número."),
-    "finite_number": ("deve_ser_numero", "Deve ser um número finito."),
-    "decimal_type": ("deve_ser_numero", "Deve ser um número decimal."),
-    "decimal_parsing": ("deve_ser_numero", "Deve ser um número decimal."),
+    "float_type": _NUMBER,
+    "float_parsing": _NUMBER,
+    "finite_number": _FINITE,
+    "decimal_type": _DECIMAL,
+    "decimal_parsing": _DECIMAL,
     "decimal_max_digits": ("numero_fora_do_intervalo", "No máximo {max_digits} dígitos."),
     "decimal_max_places": (
         "numero_fora_do_intervalo",
@@ -34,49 +50,40 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "numero_fora_do_intervalo",
         "No máximo {whole_digits} dígitos antes da vírgula.",
     ),
-    "decimal_finite_number": ("deve_ser_numero", "Deve ser um número finito."),
-    "bool_type": ("deve_ser_booleano", "Deve ser true ou false."),
-    "bool_parsing": ("deve_ser_booleano", "Deve ser true ou false."),
+    "decimal_finite_number": _FINITE,
+    "bool_type": _BOOLEAN,
+    "bool_parsing": _BOOLEAN,
     "greater_than": ("fora_do_intervalo", "Deve ser maior que {gt}."),
     "greater_than_equal": ("fora_do_intervalo", "Deve ser maior ou igual a {ge}."),
     "less_than": ("fora_do_intervalo", "Deve ser menor que {lt}."),
     "less_than_equal": ("fora_do_intervalo", "Deve ser menor ou igual a {le}."),
     "multiple_of": ("fora_do_intervalo", "Deve ser múltiplo de {multiple_of}."),
-    "date_type": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
-    "date_parsing": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
-    "date_from_datetime_parsing": ("data_invalida", "Data inválida: use AAAA-MM-DD."),
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
     "date_from_datetime_inexact": ("data_invalida", "Data sem hora: use AAAA-MM-DD."),
-    "datetime_type": (
-        "data_hora_invalida",
-        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
-    ),
-    "datetime_parsing": (
-        "data_hora_invalida",
-        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
-    ),
-    "datetime_from_date_parsing": (
-        "data_hora_invalida",
-        "Data e hora inválidas: use ISO 8601 com fuso, ex. 2025-01-31T08:00:00-03:00.",
-    ),
+    "datetime_type": _DATETIME,
+    "datetime_parsing": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
     "datetime_object_invalid": ("data_hora_invalida", "Data e hora inválidas."),
     "timezone_aware": (
         "fuso_obrigatorio",
         "Data e hora sem fuso horário: informe o fuso, ex. -03:00.",
     ),
-    "uuid_type": ("uuid_invalido", "Deve ser um UUID."),
-    "uuid_parsing": ("uuid_invalido", "Deve ser um UUID."),
-    "uuid_version": ("uuid_invalido", "Deve ser um UUID."),
-    "literal_error": ("valor_nao_permitido", "Deve ser um de: {expected}."),
-    "enum": ("valor_nao_permitido", "Deve ser um de: {expected}."),
+    "uuid_type": _UUID,
+    "uuid_parsing": _UUID,
+    "uuid_version": _UUID,
+    "literal_error": _CHOICE,
+    "enum": _CHOICE,
     "list_type": ("deve_ser_lista", "Deve ser uma lista."),
     "too_short": ("lista_curta_demais", "Deve ter ao menos {min_length} item(ns)."),
     "too_long": ("lista_longa_demais", "Deve ter no máximo {max_length} itens."),
-    "dict_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
-    "model_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
-    "model_attributes_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
-    "dataclass_type": ("deve_ser_objeto", "Deve ser um objeto JSON."),
-    "json_invalid": ("json_invalido", "JSON inválido."),
-    "json_type": ("json_invalido", "JSON inválido."),
+    "dict_type": _OBJECT,
+    "model_type": _OBJECT,
+    "model_attributes_type": _OBJECT,
+    "dataclass_type": _OBJECT,
+    "json_invalid": _JSON,
+    "json_type": _JSON,
     "none_required": ("deve_ser_nulo", "Deve ser null."),
     "url_parsing": ("url_invalida", "URL inválida."),
     "url_type": ("url_invalida", "URL inválida."),

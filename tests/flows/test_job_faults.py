@@ -67,22 +67,12 @@ def small_training(gym, own_model_store):
 def baseline(gym, own_model_store, small_training, prefect_server) -> None:
     """A champion and its stored scores, as a night leaves them (cheaper than the nightly
     chain's grid search)."""
-    from flows.churn import register_and_promote
+    from flows.churn import register_and_promote, score
     from flows.context import resources
-    from flows.scoring import score_and_store
 
     outcome = register_and_promote.fn(small_training, AS_OF, None)
     assert outcome["promovido"] or registry.champion(resources().settings.churn_model_name)
-    settings = resources().settings
-    score_and_store(
-        resources().engine,
-        resources().redis,
-        schema=settings.dbt_schema,
-        model_name=settings.churn_model_name,
-        as_of=AS_OF,
-        cache_ttl=settings.churn_cache_seconds,
-        time_zone=settings.gym_timezone,
-    )
+    score.fn(AS_OF, None)
 
 
 def _state(gym) -> dict:
