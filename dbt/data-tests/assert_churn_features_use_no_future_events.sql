@@ -47,11 +47,18 @@ recomputed as (
                 and u.evento = 'visita'
                 and u.data_local <= f.data_referencia
         ) as ultima_ate_data,
-        {%- for dias in (7, 14, 28, 56) %}
         count(v.data_local) filter (
-            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - {{ dias }}
-        ) as visitas_{{ dias }}_dias_ate_data,
-        {%- endfor %}
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 7
+        ) as visitas_7_dias_ate_data,
+        count(v.data_local) filter (
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 14
+        ) as visitas_14_dias_ate_data,
+        count(v.data_local) filter (
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 28
+        ) as visitas_28_dias_ate_data,
+        count(v.data_local) filter (
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 56
+        ) as visitas_56_dias_ate_data,
         count(v.data_local) filter (
             where v.data_local <= f.data_referencia - 28 and v.data_local > f.data_referencia - 84
         ) as visitas_8_semanas_anteriores_ate_data,
@@ -61,13 +68,12 @@ recomputed as (
         round(avg(v.duracao_minutos) filter (
             where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 90
         ), 1) as duracao_media_ate_data,
-        {%- for semanas in (4, 8) %}
         round(count(distinct div(f.data_referencia - v.data_local, 7)) filter (
-            where v.data_local <= f.data_referencia
-            and v.data_local > f.data_referencia - {{ semanas * 7 }}
-        ) / {{ semanas }}.0, 3) as regularidade_{{ semanas }}_semanas_ate_data
-        {{- "," if not loop.last }}
-        {%- endfor %}
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 28
+        ) / 4.0, 3) as regularidade_4_semanas_ate_data,
+        round(count(distinct div(f.data_referencia - v.data_local, 7)) filter (
+            where v.data_local <= f.data_referencia and v.data_local > f.data_referencia - 56
+        ) / 8.0, 3) as regularidade_8_semanas_ate_data
     from features as f
     left join visitas as v
         on v.aluno_id = f.aluno_id
@@ -82,10 +88,14 @@ select
     f.data_referencia,
     f.dias_desde_ultima_visita,
     f.data_referencia - r.ultima_ate_data as dias_desde_ultima_visita_esperado,
-    {%- for dias in (7, 14, 28, 56) %}
-    f.visitas_{{ dias }}_dias,
-    r.visitas_{{ dias }}_dias_ate_data,
-    {%- endfor %}
+    f.visitas_7_dias,
+    r.visitas_7_dias_ate_data,
+    f.visitas_14_dias,
+    r.visitas_14_dias_ate_data,
+    f.visitas_28_dias,
+    r.visitas_28_dias_ate_data,
+    f.visitas_56_dias,
+    r.visitas_56_dias_ate_data,
     f.visitas_8_semanas_anteriores,
     r.visitas_8_semanas_anteriores_ate_data,
     f.duracao_media_28_dias,
@@ -101,9 +111,10 @@ inner join recomputed as r
     on r.aluno_id = f.aluno_id and r.data_referencia = f.data_referencia
 where
     f.dias_desde_ultima_visita is distinct from (f.data_referencia - r.ultima_ate_data)
-    {%- for dias in (7, 14, 28, 56) %}
-    or f.visitas_{{ dias }}_dias <> r.visitas_{{ dias }}_dias_ate_data
-    {%- endfor %}
+    or f.visitas_7_dias <> r.visitas_7_dias_ate_data
+    or f.visitas_14_dias <> r.visitas_14_dias_ate_data
+    or f.visitas_28_dias <> r.visitas_28_dias_ate_data
+    or f.visitas_56_dias <> r.visitas_56_dias_ate_data
     or f.visitas_8_semanas_anteriores <> r.visitas_8_semanas_anteriores_ate_data
     or f.duracao_media_28_dias is distinct from r.duracao_media_28_dias_ate_data
     or f.duracao_media_minutos is distinct from r.duracao_media_ate_data
