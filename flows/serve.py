@@ -33,4 +33,6 @@ def deployments(timezone: str) -> list:
 
 
 def serve_flows(timezone: str) -> None:
-    serve(*deployments(timezone), print_starting_message=True)
+    # The demo and a host's service manager stop and restart this process; a stop must not
+    # pause the schedules (Prefect's default), or the nightly run silently never comes again.
+    serve(*deployments(timezone), print_starting_message=True, pause_on_shutdown=False)

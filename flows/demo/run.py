@@ -21,6 +21,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -308,6 +309,24 @@ def _print_running(
     console.print(f"Kiosk API key  {key}")
 
 
+def wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM. Python runs a signal's handler in the main thread whichever
+    thread the kernel handed the signal to; `signal.sigwait` did not (SIGTERM killed the demo
+    and left its servers running, and Ctrl-C could be taken by another thread while the main
+    one waited on)."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda _sig, _frame: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _stop(children: list[subprocess.Popen]) -> None:
     for child in children:
         child.terminate()
@@ -365,7 +384,7 @@ def run_demo(
         _print_running(settings, url, login[2], key, serve=serve and churn, prefect_up=prefect_up)
         if serve:
             console.print("Press Ctrl-C to stop.")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            wait_for_stop()
         return 0
     except Exception as exc:
         # Whatever failed, the demo's last word is one line and an exit code; the traceback

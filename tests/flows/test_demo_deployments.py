@@ -231,3 +231,17 @@ def test_a_failed_flow_run_is_one_line_pointing_at_the_ui_and_the_serve_log(
     assert str(server.log) in line
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err + line
+
+
+def test_stopping_the_serve_process_leaves_the_schedules_running(serve_flows):
+    from prefect.client.orchestration import get_client
+
+    server = serve_flows()
+    wait_until_served(server, Console(file=io.StringIO(), width=400))
+    _stop(server.process)
+
+    with get_client(sync_client=True) as client:
+        nightly = client.read_deployment_by_name(NIGHTLY_DEPLOYMENT)
+        training = client.read_deployment_by_name("train-churn-model/weekly-training")
+    assert server.process.returncode is not None
+    assert nightly.paused is False and training.paused is False
