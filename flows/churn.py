@@ -142,6 +142,9 @@ def monitor(as_of: date) -> dict[str, Any]:
         "run_id": summary.run_id,
         "psi": summary.psi,
         "alertas_psi": summary.psi_alerts,
+        # the days compared: the features' whole-day snapshot, the score's reference batch
+        "populacao_variaveis": summary.features_on and summary.features_on.isoformat(),
+        "base_risco": summary.score_baseline_on and summary.score_baseline_on.isoformat(),
         "linhas_calibracao": summary.calibration_rows,
         "alertas_calibracao": summary.calibration_alerts,
     }

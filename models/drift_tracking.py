@@ -57,7 +57,8 @@ def log_monitoring_run(
                 for name, value in zip(drift["variavel"], drift["psi"], strict=True)
             }
         )
-        mlflow.log_table(drift, "monitoring/psi.json")
+        dated = [c for c in ("data_populacao", "data_base") if c in drift]
+        mlflow.log_table(drift.astype(dict.fromkeys(dated, "string")), "monitoring/psi.json")
         if len(calibration):
             mlflow.log_table(
                 calibration.assign(mes=calibration["mes"].astype(str)),

@@ -141,6 +141,17 @@ def scoring_dates(engine: sa.Engine, schema: str) -> list[date]:
         return [row[0] for row in conn.execute(sa.text(sql))]
 
 
+def newest_closed_snapshot(engine: sa.Engine, schema: str, *, before: date) -> date | None:
+    """The newest training snapshot (a Sunday, a whole day's visits) strictly before `before`:
+    the population the drift monitor compares with the training weeks, like for like."""
+    sql = f"""
+        select max(data_referencia) from {_table(schema)}
+        where tipo_linha = 'treino' and data_referencia < :before
+    """
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql), {"before": before}).scalar_one()
+
+
 def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """Give the contract's nulls their meaning, in numbers every model can use."""
     out = frame.copy()

@@ -4,9 +4,10 @@
   (the held-out period; deciles for a number, a share per category for the plan; a missing
   value is its own bin, since it means something in the contract) and the model's held-out
   scores, as plain JSON (`training_reference`, chosen in models/registry.py).
-- **PSI** (population stability index) of tonight's feature rows and scores against that
-  reference: sum over bins of (actual - expected) × ln(actual / expected). Above `PSI_ALERT`
-  (0.2, the usual "the population has moved" line) a variable is flagged.
+- **PSI** (population stability index) of a population's feature rows against that reference,
+  and of tonight's scores against the model's first batch (`score_reference`): sum over bins of
+  (actual - expected) × ln(actual / expected). Above `PSI_ALERT` (0.2, the usual "the
+  population has moved" line) a variable is flagged.
 - **Calibration**: for scoring dates whose 30 days have closed, the mean predicted probability
   against the share that really cancelled, per month and risk tier; a gap over `GAP_ALERT_PP`
   percentage points is flagged.
@@ -81,8 +82,16 @@ def training_reference(
         else _numeric_reference(features[column], bins)
         for column in FEATURES
     }
-    reference[SCORE] = _numeric_reference(pd.Series(scores, dtype="float64"), bins)
+    reference[SCORE] = score_reference(scores, bins)
     return reference
+
+
+def score_reference(scores: np.ndarray, bins: int = BINS) -> dict[str, Any]:
+    """The score's reference from the model's own first batch. The training reference's
+    held-out scores come from the validation fit; the registered version is the refit on every
+    labelled row, whose scores differ from those by construction (most in the low tail), so
+    only its own scores compare like for like."""
+    return _numeric_reference(pd.Series(scores, dtype="float64"), bins)
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:

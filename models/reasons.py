@@ -11,6 +11,8 @@ factor passes gets the one he is furthest out on among those whose sentence is t
 It is vectorised, so explaining 100,000 scores costs about as much as writing them.
 """
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,15 +116,25 @@ TRUE_OF: dict[str, Callable[[pd.Series, float], pd.Series]] = {
 }
 
 
-def _days_in_window(dias_de_casa, window_start: int, window_days: int):
+def _days_in_window(tenure: float, window_start: int, window_days: int) -> float:
     """Days of a window (starting `window_start` days back, `window_days` long) the member was a
-    member of; his joining day counts (its visits are in the windows). Scalars or arrays."""
-    return np.clip(np.asarray(dias_de_casa) + 1 - window_start, 0, window_days)
+    member of; his joining day counts (its visits are in the windows)."""
+    return min(max(tenure + 1 - window_start, 0), window_days)
 
 
-def _regularity_weeks(dias_de_casa):
+def _days_in_window_array(tenure: np.ndarray, window_start: int, window_days: int) -> np.ndarray:
+    """`_days_in_window` of every member at once (a test holds the two equal)."""
+    return np.clip(tenure + 1 - window_start, 0, window_days)
+
+
+def _regularity_weeks(tenure: float) -> int:
     """Weeks of the regularity window he was a member in (a started week counts)."""
-    return np.minimum(np.floor(np.asarray(dias_de_casa) / 7) + 1, REGULARITY_WEEKS)
+    return min(math.floor(tenure / 7) + 1, REGULARITY_WEEKS)
+
+
+def _regularity_weeks_array(tenure: np.ndarray) -> np.ndarray:
+    """`_regularity_weeks` of every member at once (a test holds the two equal)."""
+    return np.minimum(np.floor(tenure / 7) + 1, REGULARITY_WEEKS)
 
 
 def factor_values(features: pd.DataFrame) -> pd.DataFrame:
@@ -133,10 +145,14 @@ def factor_values(features: pd.DataFrame) -> pd.DataFrame:
     who joined last week is neither "low frequency" nor "irregular" for weeks before he joined.
     The mean duration of a member with no completed visit (a visit in progress, missed exits)
     stays unknown instead of the model's 0."""
-    filled = fill_missing(features)
+    return _factor_values(features, fill_missing(features))
+
+
+def _factor_values(features: pd.DataFrame, filled: pd.DataFrame) -> pd.DataFrame:
+    """`factor_values`, given `fill_missing(features)` (`explain` needs both: filling once)."""
     tenure = filled["dias_de_casa"].to_numpy(float)
-    recent_days = _days_in_window(tenure, 0, RECENT_DAYS)
-    earlier_days = _days_in_window(tenure, RECENT_DAYS, EARLIER_DAYS)
+    recent_days = _days_in_window_array(tenure, 0, RECENT_DAYS)
+    earlier_days = _days_in_window_array(tenure, RECENT_DAYS, EARLIER_DAYS)
     recent = filled["visitas_28_dias"].to_numpy(float)
     earlier = filled["visitas_8_semanas_anteriores"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,7 +162,7 @@ def factor_values(features: pd.DataFrame) -> pd.DataFrame:
             (earlier_days >= MIN_HISTORY_DAYS) & (earlier > 0), weekly_now / weekly_before, np.nan
         )
         weeks_with_visit = filled["regularidade_8_semanas"].to_numpy(float) * REGULARITY_WEEKS
-        regularity = np.minimum(weeks_with_visit / _regularity_weeks(tenure), 1.0)
+        regularity = np.minimum(weeks_with_visit / _regularity_weeks_array(tenure), 1.0)
     duration = pd.to_numeric(features["duracao_media_minutos"], errors="coerce")
     return pd.DataFrame(
         {
@@ -217,11 +233,19 @@ def _days(days: int) -> str:
 def describe(code: str, row: dict[str, float], typical: float) -> str:
     """The sentence for one factor. `row` holds the member's features and his factor values
     (`factor_values`, under the factor codes); `typical` is the staying members' median."""
-    tenure = row["dias_de_casa"]
+    return _sentence(
+        code, row[code], row["dias_de_casa"], row["regularidade_8_semanas"], typical=typical
+    )
+
+
+def _sentence(code: str, value: float, tenure: float, regularity: float, *, typical: float) -> str:
+    """`describe`, from the only numbers a sentence reads: the factor's value, the member's
+    `dias_de_casa` and `regularidade_8_semanas` (filled, as the model reads them), so `explain`
+    need not build a row per member."""
     if code == "queda_visitas":
-        return f"visitas caíram {1 - row[code]:.0%} nas últimas 4 semanas"
+        return f"visitas caíram {1 - value:.0%} nas últimas 4 semanas"
     if code == "inatividade":
-        days = int(row[code])
+        days = int(value)
         if days > tenure:
             return "nenhuma visita desde a matrícula"
         return f"sem visitas há {_days(days)}"
@@ -231,24 +255,23 @@ def describe(code: str, row: dict[str, float], typical: float) -> str:
             if _days_in_window(tenure, 0, RECENT_DAYS) == RECENT_DAYS
             else ("desde a matrícula")
         )
-        return f"{_number(row[code])} visitas por semana {since} (quem fica faz {_number(typical)})"
+        return f"{_number(value)} visitas por semana {since} (quem fica faz {_number(typical)})"
     if code == "fim_contrato":
-        days = int(row[code])
+        days = int(value)
         return f"contrato vence em {_days(days)}" if days != 1 else "contrato vence amanhã"
     if code == "pouco_tempo_de_casa":
-        days = int(row[code])
+        days = int(value)
         since = "matriculado hoje" if days == 0 else f"matriculado há {_days(days)}"
         return f"{since} (os primeiros meses concentram os cancelamentos)"
     if code == "irregularidade":
-        trained = round(row["regularidade_8_semanas"] * REGULARITY_WEEKS)
-        weeks = int(_regularity_weeks(tenure))
+        trained = round(regularity * REGULARITY_WEEKS)
+        weeks = _regularity_weeks(tenure)
         if weeks == REGULARITY_WEEKS:
             return f"treinou em {trained} das últimas {weeks} semanas"
         return f"treinou em {trained} das {weeks} semanas desde a matrícula"
     if code == "treinos_curtos":
         return (
-            f"treinos curtos: {round(row[code])} min em média "
-            f"(quem fica treina {round(typical)} min)"
+            f"treinos curtos: {round(value)} min em média (quem fica treina {round(typical)} min)"
         )
     raise ValueError(f"unknown factor {code}")
 
@@ -272,7 +295,7 @@ def explain(
     Rows where `must_explain` is true (the "alto" tier) get at least one reason when any
     factor's sentence is true of them (the contract end always is)."""
     filled = fill_missing(features)
-    values = factor_values(features)
+    values = _factor_values(features, filled)
     codes = [f.code for f in FACTORS]
     judged = values[codes].to_numpy(float)
     signals = np.column_stack(
@@ -289,7 +312,6 @@ def explain(
     actionable = np.column_stack([ACTIONABLE[c](values[c]).to_numpy(bool) for c in codes])
     passes = (signals >= MIN_SIGNAL) & actionable & truthful
     strength = np.where(passes, signals * weights, 0.0)
-    order = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
     unexplained = strength.max(axis=1, initial=0.0) <= 0
     if must_explain is not None:
         fallback = np.where(
@@ -299,24 +321,30 @@ def explain(
         )
     else:
         fallback = np.full(len(filled), -1)
-    columns = {c: filled[c].to_numpy() for c in filled.columns if c != "plano"}
-    columns.update({c: values[c].to_numpy() for c in codes})
-    explained = []
-    for i in range(len(filled)):
-        chosen = [j for j in order[i] if strength[i, j] > 0] or (
-            [fallback[i]] if fallback[i] >= 0 else []
+    top = np.argsort(-strength, axis=1, kind="stable")[:, :TOP_REASONS]
+    # The factors each member is given, strongest first (-1: none): those that pass, else his
+    # fallback (a member with a fallback has none that passes).
+    given = np.where(np.take_along_axis(strength, top, axis=1) > 0, top, -1)
+    given[:, 0] = np.where(fallback >= 0, fallback, given[:, 0])
+    # Every reason of every member at once, member by member and strongest first (np.nonzero
+    # reads row by row). The sentences are written one by one, from plain Python numbers
+    # (`tolist`): indexing numpy arrays in the loop and formatting numpy scalars cost more than
+    # the sentences themselves.
+    member, rank = np.nonzero(given >= 0)
+    factor = given[member, rank]
+    reasons = [
+        {
+            "fator": codes[j],
+            "descricao": _sentence(codes[j], value, tenure, regularity, typical=typical[codes[j]]),
+            "valor": round(value, 3),
+        }
+        for j, value, tenure, regularity in zip(
+            factor.tolist(),
+            judged[member, factor].tolist(),
+            filled["dias_de_casa"].to_numpy(float)[member].tolist(),
+            filled["regularidade_8_semanas"].to_numpy(float)[member].tolist(),
+            strict=True,
         )
-        reasons = []
-        if chosen:  # most members have no reason: build their row only when needed
-            row = {c: float(column[i]) for c, column in columns.items()}
-            for j in chosen:
-                code = codes[j]
-                reasons.append(
-                    {
-                        "fator": code,
-                        "descricao": describe(code, row, typical[code]),
-                        "valor": round(row[code], 3),
-                    }
-                )
-        explained.append(reasons)
-    return explained
+    ]
+    bounds = [0, *np.cumsum((given >= 0).sum(axis=1)).tolist()]
+    return [reasons[start:end] for start, end in itertools.pairwise(bounds)]

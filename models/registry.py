@@ -421,7 +421,14 @@ def promote_if_better(
         # MLflow caps a tag at 8,000 characters; the reason is a few hundred.
         "gate.reason": verdict.reason,
         "promoted": str(verdict.promoted).lower(),
+        # What a reader in another language needs to say the same from the gate_* metrics.
+        "gate.rivals": ",".join(_metric_key(c.rival) for c in verdict.comparisons),
+        "gate.first_model": str(current is None).lower(),
+        "gate.confidence": str(gate.CONFIDENCE),
+        "gate.resamples": str(gate.RESAMPLES),
     }
+    if current is not None:
+        gate_tags["gate.champion_version"] = str(current.version)
     if theirs is not None:
         gate_metrics |= {f"champion_{k}": v for k, v in theirs.items()}
     parent = client.get_run(run_id).data.tags.get("mlflow.parentRunId")

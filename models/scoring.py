@@ -84,10 +84,16 @@ def predict(champion: Champion, features: pd.DataFrame) -> list[ScoredMember]:
     probabilities = np.round(champion.model.predict_proba(features[FEATURES])[:, 1], PRECISION)
     tiers = risk_tier(probabilities, champion.thresholds)
     reasons = explain(features, champion.reasons, must_explain=tiers == TIERS[0])
+    # Plain Python values column by column (numpy's per-item conversions cost more than the
+    # objects themselves at 100,000 members).
     return [
-        ScoredMember(int(aluno_id), float(p), str(tier), factors)
+        ScoredMember(aluno_id, p, tier, factors)
         for aluno_id, p, tier, factors in zip(
-            features["aluno_id"], probabilities, tiers, reasons, strict=True
+            features["aluno_id"].astype("int64").tolist(),
+            probabilities.astype("float64").tolist(),
+            tiers.tolist(),
+            reasons,
+            strict=True,
         )
     ]
 

@@ -2,7 +2,8 @@
 computes from.
 
 - `batch_probabilities`: the probabilities a model version gave on one scoring date (each
-  member's newest score of that date), for the score distribution's PSI.
+  member's newest score of that date), for the score distribution's PSI; `first_batch_date`:
+  the scoring date of the version's earliest batch, the score's reference.
 - `realised_outcomes`: for every scoring date whose 30 days have closed by `as_of`
   (`data_referencia + horizon <= as_of`, the label rule of `churn_features`), each member's
   score of that date against whether his active period ended within those days, read from the
@@ -22,7 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 ALL_TIERS = "todas"
-DRIFT_COLUMNS = ("variavel", "psi", "alerta")
+# data_populacao: the date whose rows were measured; data_base: the score's reference batch
+# (null for a feature, compared with the training weeks).
+DRIFT_COLUMNS = ("variavel", "psi", "alerta", "data_populacao", "data_base")
 CALIBRATION_COLUMNS = (
     "mes",
     "faixa_risco",
@@ -56,6 +59,21 @@ def batch_probabilities(
             {"model_name": model_name, "model_version": model_version, "as_of": as_of},
         )
         return [float(row.probabilidade) for row in rows]
+
+
+def first_batch_date(engine: sa.Engine, *, model_name: str, model_version: str) -> date | None:
+    """The scoring date of the version's first computed scores (backtests of older dates
+    scored later do not move it)."""
+    sql = """
+        select data_referencia from previsoes_churn
+        where modelo_nome = :model_name and modelo_versao = :model_version
+        order by calculado_em, id
+        limit 1
+    """
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(sql), {"model_name": model_name, "model_version": model_version}
+        ).scalar_one_or_none()
 
 
 def realised_outcomes(

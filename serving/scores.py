@@ -224,12 +224,15 @@ def read_at_risk(engine: sa.Engine, time_zone: str, limit: int) -> list[dict[str
         return [at_risk_item(row) for row in conn.execute(at_risk_query(time_zone).limit(limit))]
 
 
-def synthetic_members(engine: sa.Engine, time_zone: str) -> set[int]:
-    """Active synthetic members, as `alunos_em_risco` flags them: left out of the KPIs."""
-    rows = _at_risk_rows(time_zone)
+def synthetic_members(engine: sa.Engine) -> set[int]:
+    """Active synthetic members (the database's `aluno_sintetico` rule, as `alunos_em_risco`
+    flags them): left out of the KPIs. Read from `alunos` alone: the at-risk rows would read
+    every member's current score for a handful of ids."""
     with engine.connect() as conn:
-        found = conn.execute(sa.select(rows.c.aluno_id).where(rows.c.sintetico)).all()
-        return {int(row.aluno_id) for row in found}
+        found = conn.execute(
+            sa.text("select id from alunos where ativo and aluno_sintetico(aluno_ref)")
+        ).all()
+        return {int(row.id) for row in found}
 
 
 class RiskBodies:
@@ -362,7 +365,7 @@ def _publish_or_warn(
     time_zone: str,
 ) -> dict[str, Any] | None:
     """Read once the batch is committed: the list is the API's first rows, from PostgreSQL."""
-    synthetic = synthetic_members(engine, time_zone)
+    synthetic = synthetic_members(engine)
     kpis = kpi_summary(
         [s for s in batch.members if s.aluno_id not in synthetic],
         as_of=batch.as_of,

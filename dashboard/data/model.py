@@ -13,6 +13,7 @@ import streamlit as st
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from dashboard import format as fmt
 from dashboard.data.clients import settings
 from dashboard.data.sql import NOT_SYNTHETIC, TTL_SECONDS, shared_frame
 
@@ -71,12 +72,13 @@ class Version:
 
     @property
     def gate(self) -> tuple[bool, str] | None:
-        """The promotion gate's verdict on this version (models/registry.py tags `gate.*`):
-        (promoted, reason), or None for a version logged before the gate."""
+        """The promotion gate's verdict on this version (models/registry.py tags `gate.*`,
+        metrics `gate_<rival>_diff|low|high`): (promoted, the reason in pt-BR), or None for a
+        version logged before the gate."""
         decision = self.tags.get("gate.decision")
         if decision is None:
             return None
-        return decision == "promoted", self.tags.get("gate.reason", "")
+        return decision == "promoted", gate_reason(self.tags, self.metrics)
 
     def baseline_metrics(self, prefix: str) -> dict[str, float]:
         return {
@@ -84,6 +86,51 @@ class Version:
             for name in METRICS
             if f"{prefix}_{name}" in self.metrics
         }
+
+
+def _signed(value: float) -> str:
+    return ("+" if value >= 0 else "−") + fmt.decimal(abs(value), 4)
+
+
+def gate_reason(tags: dict[str, str], metrics: dict[str, float]) -> str:
+    """The gate's reason in pt-BR, from the PR-AUC difference and interval it logged against
+    each rival; a run that logged no rivals list keeps the reason it wrote."""
+    rivals = [key for key in tags.get("gate.rivals", "").split(",") if key]
+    try:
+        parts = [
+            tuple(metrics[f"gate_{key}_{p}"] for p in ("diff", "low", "high")) for key in rivals
+        ]
+    except KeyError:
+        parts = []
+    if not parts:
+        return tags.get("gate.reason", "")
+    labels = {
+        key: f"campeã v{tags.get('gate.champion_version', '?')}"
+        if key == "champion"
+        else BASELINES.get(key, key)
+        for key in rivals
+    }
+    unbeaten = [labels[key] for key, (_d, low, _h) in zip(rivals, parts, strict=True) if low <= 0]
+    differences = "; ".join(
+        f"{labels[key]} {_signed(d)} [{_signed(low)}, {_signed(high)}]"
+        for key, (d, low, high) in zip(rivals, parts, strict=True)
+    )
+    confidence = float(tags.get("gate.confidence", "0.95"))
+    detail = (
+        f"diferença de PR-AUC {differences}; intervalo de {fmt.percentual(confidence, 0)} por "
+        f"bootstrap pareado por aluno, {tags.get('gate.resamples', '?')} reamostragens"
+    )
+    if tags.get("gate.first_model") == "true":
+        if unbeaten:
+            return (
+                "primeiro modelo: vira campeão mesmo sem superar "
+                + ", ".join(unbeaten)
+                + f" além do ruído ({detail})"
+            )
+        return f"primeiro modelo: vira campeão e supera todos os rivais ({detail})"
+    if unbeaten:
+        return f"não supera {', '.join(unbeaten)} além do ruído ({detail})"
+    return f"supera todos os rivais além do ruído ({detail})"
 
 
 def _client() -> MlflowClient:
@@ -208,11 +255,13 @@ GAP_ALERT_PP = 2.0
 
 
 def drift(model_name: str) -> pd.DataFrame:
-    """data_referencia, modelo_versao, variavel, psi, alerta: the newest night's PSI of each
-    feature and of the score against the champion's training period (migration 0009)."""
+    """data_referencia, modelo_versao, variavel, psi, alerta, data_populacao, data_base: the
+    newest night's PSI of each feature (the snapshot of `data_populacao` against the champion's
+    training weeks) and of the score (the night's batch against the version's first, of
+    `data_base`) (migrations 0009, 0010)."""
     return shared_frame(
         """
-        select data_referencia, modelo_versao, variavel, psi, alerta
+        select data_referencia, modelo_versao, variavel, psi, alerta, data_populacao, data_base
         from monitoramento_drift
         where modelo_nome = :nome
             and data_referencia = (

@@ -78,7 +78,7 @@ sizes = {
     | {
         "Treinado em": fmt.data_hora(v.trained_at, tz),
         "Dados até": _day(v.as_of),
-        "Promoção": v.promotion_reason or v.promotion,
+        "Promoção": v.gate[1] if v.gate is not None else (v.promotion_reason or v.promotion),
     }
     for v in recent
 }
@@ -109,6 +109,28 @@ for tab, (path, title) in zip(
                 else:
                     st.image(image, caption=caption, width="stretch")
 
+
+def _compared(psi_rows: pd.DataFrame) -> str:
+    """What the night compared, in words: the features' whole-day snapshot against the training
+    weeks, the night's scores against the version's first batch."""
+    first = psi_rows.iloc[0]
+    features = psi_rows[psi_rows["variavel"] != "score"]["data_populacao"].dropna()
+    score = psi_rows[psi_rows["variavel"] == "score"]["data_base"].dropna()
+    parts = [f"Noite de {fmt.data(first['data_referencia'])}, v{first['modelo_versao']}."]
+    if not features.empty:
+        parts.append(
+            f"Variáveis: os alunos do domingo {fmt.data(features.iloc[0])} (o último dia "
+            "completo, como os domingos do treino) contra as últimas semanas rotuladas do treino."
+        )
+    if not score.empty:
+        parts.append(
+            f"Risco (`score`): o lote da noite contra o primeiro lote desta versão "
+            f"({fmt.data(score.iloc[0])})."
+        )
+    parts.append(f"A linha tracejada é {fmt.decimal(model.PSI_ALERT)}.")
+    return " ".join(parts)
+
+
 st.subheader("Monitoramento: deriva e calibração")
 psi_rows: pd.DataFrame | None = None
 realised: pd.DataFrame | None = None
@@ -119,7 +141,6 @@ except DataUnavailable as exc:  # the monitor's tables not migrated yet
 if psi_rows is not None and psi_rows.empty:
     st.info("O monitor ainda não rodou para este modelo: ele roda toda noite, depois da pontuação.")
 elif psi_rows is not None:
-    night = psi_rows["data_referencia"].iloc[0]
     drifted = psi_rows[psi_rows["alerta"]]
     if not drifted.empty:
         st.warning(
@@ -128,7 +149,7 @@ elif psi_rows is not None:
                 f"{v} ({fmt.decimal(p, 2)})"
                 for v, p in zip(drifted["variavel"], drifted["psi"], strict=True)
             )
-            + " — a população de hoje se afastou da do treino."
+            + " — a população se afastou da referência (veja abaixo o que foi comparado)."
         )
     line = (
         alt.Chart(pd.DataFrame({"limite": [model.PSI_ALERT]}))
@@ -139,7 +160,7 @@ elif psi_rows is not None:
         alt.Chart(psi_rows)
         .mark_bar()
         .encode(
-            x=alt.X("psi:Q", title="PSI contra as últimas semanas rotuladas do treino"),
+            x=alt.X("psi:Q", title="PSI contra a referência"),
             y=alt.Y("variavel:N", title=None, sort="-x"),
             color=alt.Color(
                 "alerta:N",
@@ -153,11 +174,7 @@ elif psi_rows is not None:
         )
     )
     st.altair_chart(alt.layer(bars, line), width="stretch", key="monitor_psi")
-    st.caption(
-        f"Noite de {fmt.data(night)}, v{psi_rows['modelo_versao'].iloc[0]}: PSI de cada variável "
-        "e da distribuição dos riscos (`score`) contra as últimas semanas rotuladas do treino do modelo (o período de validação); a linha "
-        f"tracejada é {fmt.decimal(model.PSI_ALERT)}."
-    )
+    st.caption(_compared(psi_rows))
 if realised is not None and realised.empty:
     st.info(
         "Ainda não há data pontuada com os 30 dias encerrados: o realizado × previsto aparece "

@@ -199,7 +199,7 @@ class Job(Base):
 
 class PrevisaoChurn(Base):
     """Score history: every batch appends. The current score of each member is read from the
-    view `previsoes_churn_atuais` (migration 0004), never recomputed by a reader."""
+    view `previsoes_churn_atuais` (migrations 0004, 0011), never recomputed by a reader."""
 
     __tablename__ = "previsoes_churn"
 
@@ -219,7 +219,7 @@ class PrevisaoChurn(Base):
     __table_args__ = (
         CheckConstraint("probabilidade between 0 and 1", name="ck_previsoes_probabilidade"),
         CheckConstraint("faixa_risco in ('baixo', 'medio', 'alto')", name="ck_previsoes_faixa"),
-        Index("ix_previsoes_aluno_referencia", "aluno_id", "data_referencia"),
+        Index("ix_previsoes_aluno_vigente", "aluno_id", "data_referencia", "calculado_em", "id"),
         Index("ix_previsoes_referencia", "data_referencia"),
     )
 

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from dashboard import format as fmt
+from dashboard.data import model
 from models.features import FEATURES
 from serving.config import get_settings
 from tests.churn_support import AS_OF
@@ -55,7 +56,44 @@ def test_the_latest_trainings_gate_decision_and_reason_are_shown(gym, open_app):
     (shown,) = [s.value for s in at.success if s.value.startswith("Último treino")]
     assert shown.startswith(f"Último treino (v{version.version}, ")
     assert "promovida a campeã" in shown
-    assert shown.endswith(f"Portão de promoção: {tags['gate.reason']}")
+    # In pt-BR, from the differences the gate logged (its own reason tag is English).
+    run = MlflowClient(gym.settings.mlflow_tracking_uri).get_run(version.run_id).data
+    assert tags["gate.first_model"] == "true"
+    assert "Portão de promoção: primeiro modelo: vira campeão" in shown
+    diff = run.metrics["gate_logistic_regression_diff"]
+    assert f"Regressão logística {'+' if diff >= 0 else '−'}{fmt.decimal(abs(diff), 4)} [" in shown
+    assert "intervalo de 95 % por bootstrap pareado por aluno, 1000 reamostragens" in shown
+    assert tags["gate.reason"] not in shown
+
+
+def test_the_gate_reason_names_in_pt_br_the_rival_a_candidate_did_not_beat():
+    tags = {
+        "gate.decision": "not promoted",
+        "gate.reason": "does not beat logistic_regression beyond the noise (...)",
+        "gate.rivals": "champion,logistic_regression",
+        "gate.first_model": "false",
+        "gate.champion_version": "3",
+        "gate.confidence": "0.95",
+        "gate.resamples": "1000",
+    }
+    metrics = {
+        "gate_champion_diff": 0.0213,
+        "gate_champion_low": 0.0041,
+        "gate_champion_high": 0.0388,
+        "gate_logistic_regression_diff": 0.0052,
+        "gate_logistic_regression_low": -0.0107,
+        "gate_logistic_regression_high": 0.0199,
+    }
+
+    reason = model.gate_reason(tags, metrics)
+
+    assert reason == (
+        "não supera Regressão logística além do ruído (diferença de PR-AUC campeã v3 +0,0213 "
+        "[+0,0041, +0,0388]; Regressão logística +0,0052 [−0,0107, +0,0199]; intervalo de 95 % "
+        "por bootstrap pareado por aluno, 1000 reamostragens)"
+    )
+    # A run logged before the gate named its rivals keeps its own words.
+    assert model.gate_reason({"gate.reason": "old words"}, {}) == "old words"
 
 
 def test_todays_scores_are_every_scored_active_member(gym, open_app):
@@ -168,6 +206,10 @@ def test_the_monitor_shows_psi_with_its_line_and_the_flagged_calibration_gap(
     assert shown.keys() == {*FEATURES, "score"}
     (line,) = [d for d in datasets if "limite" in d.columns]
     assert list(line["limite"]) == [0.2]
+    # What was compared, in words: the whole Sunday's members and the version's first batch.
+    compared = next(c.value for c in at.caption if "contra o primeiro lote" in c.value)
+    assert f"os alunos do domingo {summary.features_on:%d/%m/%Y}" in compared
+    assert f"o primeiro lote desta versão ({summary.score_baseline_on:%d/%m/%Y})" in compared
 
     realised = chart_data(at, "taxa")
     month = realised[realised["faixa_risco"] == "todas"]

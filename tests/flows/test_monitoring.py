@@ -57,6 +57,54 @@ def test_the_nightly_chain_writes_the_champions_drift_table(nightly, gym):
     assert {f"psi.{f}" for f in FEATURES} <= set(run.data.metrics)
 
 
+def test_features_are_measured_on_the_newest_whole_sunday_and_the_score_on_its_first_batch(
+    nightly, gym
+):
+    """Like for like: the training weeks are whole Sundays, so the features are measured on the
+    newest Sunday before the night (not on the night's own rows, whose day may be in progress);
+    the registered refit's scores are compared with its own first batch, which on the night it
+    was trained is the night itself: nothing has moved."""
+    from models import drift_tracking
+    from models.features import load_scoring
+    from models.monitoring import drift
+
+    rows = gym.conn.execute(
+        "select variavel, psi, alerta, data_populacao, data_base from monitoramento_drift "
+        "where data_referencia = %s and modelo_nome = %s",
+        (AS_OF, MODEL),
+    ).fetchall()
+    stored = pd.DataFrame(
+        rows, columns=["variavel", "psi", "alerta", "data_populacao", "data_base"]
+    ).set_index("variavel")
+    (sunday,) = gym.conn.execute(
+        f'select max(data_referencia) from "{gym.schema}".churn_features '
+        "where tipo_linha = 'treino' and data_referencia < %s",
+        (AS_OF,),
+    ).fetchone()
+    assert sunday.isoweekday() == 7 and AS_OF - timedelta(days=7) <= sunday < AS_OF
+
+    features = stored.drop(index=SCORE)
+    assert set(features["data_populacao"]) == {sunday}
+    assert features["data_base"].isna().all()
+    champion = MlflowClient().get_model_version_by_alias(MODEL, "champion")
+    reference = drift_tracking.load_reference(champion.run_id)
+    expected = drift(reference, load_scoring(gym.engine, gym.schema, as_of=sunday), None)
+    assert dict(zip(expected["variavel"], expected["psi"], strict=True)) == pytest.approx(
+        features["psi"].to_dict()
+    )
+
+    score = stored.loc[SCORE]
+    assert (score["data_populacao"], score["data_base"]) == (AS_OF, AS_OF)
+    assert score["psi"] == pytest.approx(0.0, abs=1e-9) and not score["alerta"]
+    assert (
+        nightly["monitoramento"]["populacao_variaveis"],
+        nightly["monitoramento"]["base_risco"],
+    ) == (
+        sunday.isoformat(),
+        AS_OF.isoformat(),
+    )
+
+
 def _sundays(gym, *, labelled: bool) -> list:
     rows = gym.conn.execute(
         f'select distinct data_referencia from "{gym.schema}".churn_features '

@@ -9,7 +9,13 @@ import pytest
 
 from models.features import LABEL, load_scoring
 from models.reasons import (
+    EARLIER_DAYS,
+    RECENT_DAYS,
     TOP_REASONS,
+    _days_in_window,
+    _days_in_window_array,
+    _regularity_weeks,
+    _regularity_weeks_array,
     describe,
     explain,
     factor_values,
@@ -236,6 +242,18 @@ def test_a_member_who_never_came_is_told_so(reference):
 )
 def test_every_reason_reads_as_a_sentence(code, values, typical, text):
     assert describe(code, judged(**values), typical) == text
+
+
+def test_a_sentence_counts_his_weeks_as_his_factor_values_do():
+    # the sentences count one member's days and weeks, `factor_values` everyone's at once
+    tenure = np.arange(0.0, 500.0, 0.5)
+    for window_start, window_days in ((0, RECENT_DAYS), (RECENT_DAYS, EARLIER_DAYS)):
+        assert _days_in_window_array(tenure, window_start, window_days).tolist() == [
+            _days_in_window(days, window_start, window_days) for days in tenure.tolist()
+        ]
+    assert _regularity_weeks_array(tenure).tolist() == [
+        _regularity_weeks(days) for days in tenure.tolist()
+    ]
 
 
 def judged(**values) -> dict:

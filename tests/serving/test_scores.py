@@ -1,7 +1,7 @@
 """The one score writer and the one definition of a member's current score."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -62,6 +62,63 @@ def test_scores_in_force_on_a_past_day(db, member):
     }
 
     assert on == {date(2026, 10, 27): None, date(2026, 11, 1): (0.2,), date(2026, 12, 1): (0.6,)}
+
+
+def _current(db, member: int) -> tuple | None:
+    return db.execute(
+        "select data_referencia, probabilidade from previsoes_churn_atuais where aluno_id = %s",
+        (member,),
+    ).fetchone()
+
+
+def test_the_current_score_follows_rescores_backtests_and_deletions(db, member, make_member):
+    """Migration 0011 finds each member's current score by one index probe per member instead
+    of sorting the whole history; the rule is the same: newest as-of date, then newest
+    computation."""
+    other = make_member()
+    nov, oct_ = date(2026, 11, 28), date(2026, 10, 28)
+    _insert(db, member, nov, 0.31, datetime(2026, 11, 28, 23, 30, tzinfo=UTC))
+    # Same as-of date computed again later (a rescore): the newer computation is current.
+    _insert(db, member, nov, 0.42, datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    # An older as-of date scored afterwards (a backtest): does not move it.
+    _insert(db, member, oct_, 0.77, datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+    _insert(db, other, oct_, 0.10, datetime(2026, 10, 28, 23, 0, tzinfo=UTC))
+    assert (_current(db, member), _current(db, other)) == ((nov, 0.42), (oct_, 0.10))
+
+    # The current row removed: the newest of what is left takes its place.
+    db.execute("delete from previsoes_churn where probabilidade = 0.42")
+    assert _current(db, member) == (nov, 0.31)
+    db.execute(
+        "delete from previsoes_churn where aluno_id = %s and data_referencia = %s", (member, nov)
+    )
+    assert _current(db, member) == (oct_, 0.77)
+    db.execute("delete from previsoes_churn where aluno_id = %s", (other,))
+    assert _current(db, other) is None and _current(db, member) == (oct_, 0.77)
+    on_the_day_before = db.execute(
+        "select count(*) from previsoes_vigentes(%s)", (oct_ - timedelta(days=1),)
+    ).fetchone()
+    assert on_the_day_before == (0,)
+
+
+def test_a_batch_copy_moves_every_members_current_score(settings, db, member, make_member):
+    engine = sync_engine(settings.database_url)
+    members = [member, make_member(), make_member()]
+    for as_of, probability in ((date(2026, 11, 27), 0.2), (date(2026, 11, 28), 0.6)):
+        store_scores(
+            engine,
+            [ScoredMember(m, probability, "medio", REASONS) for m in members],
+            as_of=as_of,
+            model_name="churn-rf",
+            model_version="4",
+        )
+
+    assert {m: _current(db, m) for m in members} == dict.fromkeys(
+        members, (date(2026, 11, 28), 0.6)
+    )
+    on_the_27th = db.execute(
+        "select aluno_id, probabilidade from previsoes_vigentes(%s)", (date(2026, 11, 27),)
+    ).fetchall()
+    assert sorted(on_the_27th) == sorted((m, 0.2) for m in members)
 
 
 def test_on_demand_and_batch_scores_are_stored_alike(settings, db, make_member):
