@@ -52,13 +52,19 @@ def stop_postgres() -> None:
 
 
 def start_postgres() -> None:
-    if port_open(5432):
+    if _postgres_accepts_connections():
         return
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start"],
         capture_output=True,
     )
-    _wait(lambda: port_open(5432), 30)
+    # The port opens before recovery ends ("the database system is starting up").
+    _wait(_postgres_accepts_connections, 60)
+
+
+def _postgres_accepts_connections() -> bool:
+    ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False)
+    return ready.returncode == 0
 
 
 def stop_redis() -> None:
