@@ -21,6 +21,7 @@ from serving import rules
 from serving.api.deps import authenticate
 from serving.api.docs import ASSETS_PATH, DOCS_PATH, OAUTH2_REDIRECT_PATH
 from serving.api.errors import ApiError, error_response, number
+from serving.api.failures import TrackedSend
 from serving.api.headers import route_path
 
 KIB: Final = 1024
@@ -160,17 +161,11 @@ class BodyLimits:
                     raise refusal
             return message
 
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, counted, tracked_send)
+            await self.app(scope, counted, tracked)
         except BodyRefused as refused:
-            if started:
+            if tracked.started:
                 raise
             await _answer(refused, scope, receive, send)
 

@@ -22,6 +22,19 @@ def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     )
 
 
+class TrackedSend:
+    """An ASGI `send` that remembers whether the answer has started: after that, an error can
+    no longer be answered, only the connection closed."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 class AnswerUnexpectedErrors:
     """Pure ASGI middleware. Starlette's own `Exception` handler re-raises after answering, and
     the server then logs the exception with its message: this one does not re-raise."""
@@ -33,16 +46,10 @@ class AnswerUnexpectedErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             log_unexpected(scope["method"], scope["path"], exc)
-            if not started:  # otherwise the server closes the half-sent answer
+            if not tracked.started:  # otherwise the server closes the half-sent answer
                 await plain_response("erro_interno")(scope, receive, send)

@@ -26,7 +26,7 @@ import pytest
 
 from serving.security import hash_password
 from tests.e2e.conftest import Server
-from tests.serving.api_process import free_port
+from tests.serving.api_process import ApiProcess, free_port
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -38,25 +38,22 @@ ADMIN_ANSWER_SECONDS = 2.0
 WRONG = "not-the-password"
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+def _rss_mb(api: ApiProcess) -> float:
+    return api.rss() / 2**20
 
 
 class PeakRss:
-    """Samples a process's resident memory every 20 ms in a thread of its own."""
+    """Samples the API's resident memory every 20 ms in a thread of its own."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = _rss_mb(pid)
+    def __init__(self, api: ApiProcess) -> None:
+        self.api = api
+        self.peak = _rss_mb(api)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, _rss_mb(self.pid))
+            self.peak = max(self.peak, _rss_mb(self.api))
 
     def __enter__(self) -> "PeakRss":
         self._thread.start()
@@ -81,7 +78,7 @@ def staff(db) -> list[str]:
 
 
 @pytest.fixture
-def api(settings, db, rabbit, cache, tmp_path) -> Iterator[tuple[str, int, Path]]:
+def api(settings, db, rabbit, cache, tmp_path) -> Iterator[tuple[ApiProcess, Path]]:
     """`gympulse api` in a process of its own, with the default login limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGIN_", "PASSWORD_HASH_"))}
     port = free_port()
@@ -89,7 +86,7 @@ def api(settings, db, rabbit, cache, tmp_path) -> Iterator[tuple[str, int, Path]
     server = Server(["api", "--port", str(port)], log, env)
     try:
         server.wait_until(f"http://127.0.0.1:{port}/health", None, "the API")
-        yield f"http://127.0.0.1:{port}", server.process.pid, log
+        yield ApiProcess(server, port), log
     finally:
         server.stop()
 
@@ -136,10 +133,10 @@ async def _flood(url: str, admin: dict, logins: list[tuple[str, str, str]]):
 
 
 def _phase(name: str, api, admin: dict, logins: list[tuple[str, str, str]]) -> Counter:
-    url, pid, log = api
-    before = _rss_mb(pid)
-    with PeakRss(pid) as rss:
-        answers, reads, seconds = asyncio.run(_flood(url, admin, logins))
+    process, log = api
+    before = _rss_mb(process)
+    with PeakRss(process) as rss:
+        answers, reads, seconds = asyncio.run(_flood(process.url, admin, logins))
     statuses = Counter(a.status_code for a in answers)
     slowest = max(s for _, s in reads)
     print(
@@ -163,7 +160,7 @@ def test_login_floods_stay_within_memory_and_leave_staff_requests_fast(
 ):
     for _ in range(20):
         make_member()
-    url = api[0]
+    url = api[0].url
     # Warm the paths the flood takes, so their first-use allocations are not counted.
     for password in (PASSWORD, WRONG):
         httpx.post(f"{url}/auth/token", data={"username": staff[0], "password": password})
