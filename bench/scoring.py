@@ -5,7 +5,8 @@
 
 Ours (`flows.scoring.score_and_store`: `models.scoring.score_members` + `serving.scores.save_batch`): read the as-of date's feature rows from PostgreSQL,
 predict with the champion, risk tiers and three reason codes per member, append to
-`previsoes_churn` (COPY), then Redis: each member's risk, the at-risk list and the KPI summary.
+`previsoes_churn` (COPY), then Redis: the cached risks of the batch before retired (one bump of
+the score generation), the at-risk list and the KPI summary.
 Raw: the same feature matrix already in memory, `predict_proba`, tiers, and a COPY of the same
 rows (without reasons) into `previsoes_churn`. Loading the model from MLflow is timed apart.
 

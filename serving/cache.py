@@ -3,11 +3,13 @@ PostgreSQL, and `/status` reports the cache as degraded.
 
 Answers live in one hash per member and kind (`gp:freq:<id>` with one field per query,
 `gp:churn:<id>`), so a new check-in invalidates everything cached about that member with a
-single DEL and no KEYS scan. A per-member version refuses answers computed before a change.
+single DEL and no KEYS scan. A per-member version refuses answers computed before a change;
+answers about scores are also filed under the score generation, which a new batch bumps once.
 """
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -18,9 +20,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "gp:"
 STATS_KEY = PREFIX + "stats"
-# Set while a batch of scores is being written: Redis takes the batch before PostgreSQL commits
-# it, so an answer read from PostgreSQL meanwhile may miss a score the cache already announces.
-SCORES_WRITING_KEY = PREFIX + "scores:gravando"
+# Bumped once after each batch of scores is committed. A member's churn answers are cached under
+# the generation read before they were computed (`latest@7`), and looked up under the current
+# one: one INCR retires every answer of the batches before (they age out with their TTL),
+# instead of the batch writing an entry per member. An answer read from PostgreSQL before the
+# commit is cached under the old generation, so it is never served after the bump.
+SCORE_GENERATION_KEY = PREFIX + "scores:geracao"
 # After a failure, skip Redis for this long instead of paying a timeout on every request.
 CIRCUIT_OPEN_SECONDS = 5.0
 
@@ -29,8 +34,15 @@ def frequency_key(aluno_id: int) -> str:
     return f"{PREFIX}freq:{aluno_id}"
 
 
-def churn_key(aluno_id: int | str) -> str:
+def churn_key(aluno_id: int) -> str:
     return f"{PREFIX}churn:{aluno_id}"
+
+
+def generation_field(field: str, generation: bytes | str | None) -> str:
+    """Where an answer about scores lives in the member's churn hash: under its generation."""
+    if isinstance(generation, bytes):
+        generation = generation.decode()
+    return f"{field}@{generation or 0}"
 
 
 def version_key(aluno_id: int) -> str:
@@ -69,6 +81,26 @@ end
 """
 
 
+# KEYS: the churn hash, the member's version, the score generation, the stats hash. ARGV: the
+# field, the kind of answer (for the hit/miss counts). One round trip for what the route needs.
+_READ_SCORE_SCRIPT = """
+local generation = redis.call('GET', KEYS[3]) or '0'
+local field = ARGV[1] .. '@' .. generation
+local value = redis.call('HGET', KEYS[1], field)
+redis.call('HINCRBY', KEYS[4], (value and 'hits:' or 'misses:') .. ARGV[2], 1)
+return {field, value, redis.call('GET', KEYS[2])}
+"""
+
+
+@dataclass(frozen=True)
+class ScoreRead:
+    """A lookup of a cached answer about a member's scores."""
+
+    value: Any | None  # the cached answer; None on a miss
+    field: str  # where an answer computed now is cached: under the generation just read
+    seen: bytes | None  # the member's version, for `set_field` / `replace_hash`
+
+
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
@@ -84,6 +116,7 @@ class Cache:
         )
         self._open_until = 0.0
         self.last_error: str | None = None
+        self._read_score = self._client.register_script(_READ_SCORE_SCRIPT)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -119,16 +152,28 @@ class Cache:
             self._trip(exc)
             return None
 
-    async def scores_being_written(self) -> bool:
-        """Read after `member_version` and before PostgreSQL: when True, do not cache what
-        PostgreSQL answers about scores (it may predate the batch Redis already holds)."""
+    async def read_score(self, aluno_id: int, field: str, kind: str) -> ScoreRead:
+        """A member's cached answer about scores, under the current generation; on a miss, where
+        and with which version to cache the answer PostgreSQL gives."""
         if not self._available():
-            return True
+            return ScoreRead(None, field, None)
         try:
-            return bool(await self._client.exists(SCORES_WRITING_KEY))
+            found_in, raw, seen = await self._read_score(
+                keys=[churn_key(aluno_id), version_key(aluno_id), SCORE_GENERATION_KEY, STATS_KEY],
+                args=[field, kind],
+            )
         except redis.RedisError as exc:
             self._trip(exc)
-            return True
+            return ScoreRead(None, field, None)
+        return ScoreRead(loads(raw) if raw else None, found_in.decode(), seen)
+
+    async def keep_score(
+        self, aluno_id: int, read: ScoreRead, value: Any, ttl: int, *, new_score: bool = False
+    ) -> None:
+        """Cache an answer about the member's scores where `read` says, unless the member changed
+        since; after a new score (made on demand), the hash holds only this answer."""
+        write = self.replace_hash if new_score else self.set_field
+        await write(churn_key(aluno_id), read.field, value, ttl, aluno_id=aluno_id, seen=read.seen)
 
     async def set_field(
         self, key: str, field: str, value: Any, ttl: int, *, aluno_id: int, seen: bytes | None
@@ -211,3 +256,9 @@ def invalidate_members_sync(client: redis.Redis, aluno_ids: set[int]) -> None:
         return
     keys = [key for i in aluno_ids for key in (*member_keys(i), version_key(i))]
     client.eval(_INVALIDATE_SCRIPT, len(keys), *keys, VERSION_TTL_SECONDS)
+
+
+def retire_cached_scores(client: redis.Redis) -> int:
+    """After a batch of scores is committed: no churn answer cached before it is served again.
+    Returns the new generation."""
+    return int(client.incr(SCORE_GENERATION_KEY))

@@ -1,10 +1,11 @@
 """The one writer of churn scores, and where they are read.
 
 Written: appended to `previsoes_churn` (history kept) in one COPY — by the nightly batch and by
-the API's on-demand score alike — then Redis: each member's risk (what
-`GET /aluno/{id}/risco-churn` answers, 24 h), the ranked at-risk list and the KPI summary the
-dashboard reads. Members cached from an earlier batch and not in this one (cancelled since) are
-dropped, so no stale risk outlives a rescoring.
+the API's on-demand score alike. After a batch commits, Redis: one bump of the score generation
+(`serving.cache.SCORE_GENERATION_KEY`) retires every member's cached risk at once — the risk
+routes read each member's new score from PostgreSQL on its first miss and cache it under the new
+generation — then the ranked at-risk list and the KPI summary the dashboard reads. A batch
+writes three keys, not one per member, so its cost does not grow with the gym.
 
 Read: a member's current score is a row of the view `previsoes_churn_atuais`, and the scores in
 force on a past day come from `previsoes_vigentes(day)` (both defined once, in migration 0004).
@@ -15,12 +16,10 @@ reader and its one JSON form, so the cached list and the API's cannot drift apar
 A score is anything with the four fields of `Score` (the ML library's scored members are), so
 serving needs nothing of the library to store them."""
 
-import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
@@ -30,14 +29,7 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from serving.cache import (
-    PREFIX,
-    SCORES_WRITING_KEY,
-    VERSION_TTL_SECONDS,
-    churn_key,
-    invalidate_members_sync,
-    version_key,
-)
+from serving.cache import PREFIX, retire_cached_scores
 from serving.vocabulary import HIGH, RISK_TIERS
 
 log = logging.getLogger(__name__)
@@ -45,9 +37,6 @@ log = logging.getLogger(__name__)
 RISK_LIST_KEY = PREFIX + "risco:lista"
 KPI_KEY = PREFIX + "kpis:churn"
 LATEST_FIELD = "latest"  # the field GET /aluno/{id}/risco-churn reads
-_CHUNK = 2_000
-# A writer that died mid-batch stops holding back the cache after this long.
-WRITING_TTL_SECONDS = 600
 
 
 # What every reader selects from: each member's score in force now (migration 0004).
@@ -90,7 +79,6 @@ AT_RISK_MEMBER_COLUMNS = (
     "tendencia_visitas",
     "sintetico",
 )
-Progress = Callable[[float, str], None]
 
 
 class Score(Protocol):
@@ -193,6 +181,13 @@ def _at_risk_rows(time_zone: str) -> sa.TableValuedAlias:
     )
 
 
+# `alunos_em_risco`'s attendance columns are subqueries the planner costs for every member,
+# though only the rows past the caller's LIMIT run them: at 100,000 members the estimate passes
+# PostgreSQL's JIT thresholds and compiling the plan takes 2.4 s of a 0.1 s query. Run before
+# an at-risk read, in its transaction (and only there: nothing else changes).
+WITHOUT_JIT = sa.text("set local jit = off")
+
+
 def at_risk_query(time_zone: str, wanted: AtRiskFilter = AtRiskFilter()) -> sa.Select:
     """The ranked at-risk list, with `total` (the count of rows the filter matches) on every
     row. Add the limit and offset: the attendance columns are read for those rows only."""
@@ -221,6 +216,7 @@ def at_risk_item(row: sa.Row[Any]) -> dict[str, Any]:
 def read_at_risk(engine: sa.Engine, time_zone: str, limit: int) -> list[dict[str, Any]]:
     """The API's first `limit` rows, unfiltered (what the Redis list holds)."""
     with engine.connect() as conn:
+        conn.execute(WITHOUT_JIT)
         return [at_risk_item(row) for row in conn.execute(at_risk_query(time_zone).limit(limit))]
 
 
@@ -235,43 +231,22 @@ def synthetic_members(engine: sa.Engine) -> set[int]:
         return {int(row.id) for row in found}
 
 
-class RiskBodies:
-    """What `GET /aluno/{id}/risco-churn` answers for a score of this batch, as JSON. Built by
-    hand for speed (100,000 per batch), in the API's field order and formats; a test compares
-    it with the route's response model, so the two cannot drift apart."""
-
-    def __init__(self, as_of: date, model_name: str, version: str, at: datetime) -> None:
-        self.common = {
-            "modelo_nome": model_name,
-            "modelo_versao": version,
-            "data_referencia": as_of.isoformat(),
-            "calculado_em": json_instant(at),
-        }
-
-    def __call__(self, s: Score) -> dict[str, Any]:
-        return {
-            "aluno_id": s.aluno_id,
-            "probabilidade": s.probabilidade,
-            "faixa_risco": s.faixa_risco,
-            "fatores": s.fatores,
-            **self.common,
-        }
-
-
-# Per member: version bumped (refuses a concurrent read's older answer, see cache.set_field),
-# then the hash replaced by the new answer with its TTL — a new score makes everything else
-# cached there (the risk history's pages) stale. KEYS: churn hash, version key, per member.
-_WRITE_SCRIPT = """
-local ttl, version_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, #KEYS, 2 do
-    redis.call('INCR', KEYS[i + 1])
-    redis.call('EXPIRE', KEYS[i + 1], version_ttl)
-    redis.call('DEL', KEYS[i])
-    redis.call('HSET', KEYS[i], 'latest', ARGV[2 + (i + 1) / 2])
-    redis.call('EXPIRE', KEYS[i], ttl)
-end
-return #KEYS / 2
-"""
+def risk_answer(
+    score: Score, *, as_of: date, model_name: str, version: str, at: datetime
+) -> dict[str, Any]:
+    """What `GET /aluno/{id}/risco-churn` answers for a score, as JSON, in the API's field order
+    and formats; a test compares it with the route's response model, so the two cannot drift
+    apart."""
+    return {
+        "aluno_id": score.aluno_id,
+        "probabilidade": score.probabilidade,
+        "faixa_risco": score.faixa_risco,
+        "fatores": score.fatores,
+        "modelo_nome": model_name,
+        "modelo_versao": version,
+        "data_referencia": as_of.isoformat(),
+        "calculado_em": json_instant(at),
+    }
 
 
 def kpi_summary(
@@ -296,36 +271,6 @@ def kpi_summary(
     }
 
 
-def refresh_cache(
-    client: redis.Redis,
-    scores: Sequence[Score],
-    *,
-    as_of: date,
-    model_name: str,
-    version: str,
-    scored_at: datetime,
-    ttl: int,
-) -> None:
-    """Write each member's risk of the batch to Redis and drop the members it no longer scores.
-    Raises redis errors to the caller."""
-    scored = {s.aluno_id for s in scores}
-    stale = set()
-    for key in client.scan_iter(match=churn_key("*"), count=10_000):
-        aluno_id = int(key.rsplit(b":", 1)[1])
-        if aluno_id not in scored:
-            stale.add(aluno_id)
-    invalidate_members_sync(client, stale)
-    body_of = RiskBodies(as_of, model_name, version, scored_at)
-    write = client.register_script(_WRITE_SCRIPT)
-    for start in range(0, len(scores), _CHUNK):
-        chunk = scores[start : start + _CHUNK]
-        keys = [k for s in chunk for k in (churn_key(s.aluno_id), version_key(s.aluno_id))]
-        write(
-            keys=keys, args=[ttl, VERSION_TTL_SECONDS, *(orjson.dumps(body_of(s)) for s in chunk)]
-        )
-    log.info("cache refreshed: %d members, %d stale dropped", len(scores), len(stale))
-
-
 def publish_risk_list(
     client: redis.Redis, at_risk: list[dict[str, Any]], kpis: dict[str, Any], *, ttl: int
 ) -> None:
@@ -334,24 +279,6 @@ def publish_risk_list(
         pipe.set(RISK_LIST_KEY, orjson.dumps(at_risk), ex=ttl)
         pipe.set(KPI_KEY, orjson.dumps(kpis), ex=ttl)
         pipe.execute()
-
-
-def _refresh_or_warn(cache: redis.Redis, batch: ScoreBatch, scored_at: datetime, ttl: int) -> bool:
-    try:
-        refresh_cache(
-            cache,
-            batch.members,
-            as_of=batch.as_of,
-            model_name=batch.model_name,
-            version=batch.model_version,
-            scored_at=scored_at,
-            ttl=ttl,
-        )
-    except redis.RedisError as exc:
-        # Scores are safe in PostgreSQL; the API reads them there until the cache is back.
-        log.warning("scores stored but Redis was not refreshed: %s", exc)
-        return False
-    return True
 
 
 def _publish_or_warn(
@@ -364,7 +291,17 @@ def _publish_or_warn(
     list_size: int,
     time_zone: str,
 ) -> dict[str, Any] | None:
-    """Read once the batch is committed: the list is the API's first rows, from PostgreSQL."""
+    """Once the batch is committed: the cached answers of the batches before are retired, and the
+    list is the API's first rows, from PostgreSQL."""
+    try:
+        retire_cached_scores(cache)
+    except redis.RedisError as exc:
+        log.warning(
+            "scores stored but Redis was not told: it serves the previous scores until they "
+            "expire (%s)",
+            exc,
+        )
+        return None
     synthetic = synthetic_members(engine)
     kpis = kpi_summary(
         [s for s in batch.members if s.aluno_id not in synthetic],
@@ -381,29 +318,6 @@ def _publish_or_warn(
     return kpis
 
 
-_DONE_WRITING_SCRIPT = """
-if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
-"""
-
-
-@contextlib.contextmanager
-def _writing_scores(cache: redis.Redis | None) -> Iterator[None]:
-    """SCORES_WRITING_KEY held from before the cache takes the batch until PostgreSQL has it (a
-    count, so overlapping batches each hold it)."""
-    if cache is None:
-        yield
-        return
-    with contextlib.suppress(redis.RedisError), cache.pipeline(transaction=True) as pipe:
-        pipe.incr(SCORES_WRITING_KEY)
-        pipe.expire(SCORES_WRITING_KEY, WRITING_TTL_SECONDS)
-        pipe.execute()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(redis.RedisError):
-            cache.eval(_DONE_WRITING_SCRIPT, 1, SCORES_WRITING_KEY)
-
-
 def save_batch(
     engine: sa.Engine,
     cache: redis.Redis | None,
@@ -414,36 +328,19 @@ def save_batch(
     time_zone: str,
     job_id: uuid.UUID | None = None,
 ) -> SavedBatch:
-    """Append a scored batch to the history and refresh the cache with it. PostgreSQL and Redis
-    take the batch at the same time (each server works while Python feeds the other); if
-    PostgreSQL fails, the batch's cache entries are dropped again, so the cache never holds a
-    score the history does not. The at-risk list and the KPIs follow the commit."""
-    scored_at = datetime.now(UTC)
-    with (
-        _writing_scores(cache),
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-cache") as pool,
-    ):
-        refreshing = None
-        if cache is not None:
-            refreshing = pool.submit(_refresh_or_warn, cache, batch, scored_at, cache_ttl)
-        try:
-            store_scores(
-                engine,
-                batch.members,
-                as_of=batch.as_of,
-                model_name=batch.model_name,
-                model_version=batch.model_version,
-                job_id=job_id,
-                scored_at=scored_at,
-            )
-        except Exception:
-            if cache is not None and refreshing is not None and refreshing.result():
-                with contextlib.suppress(redis.RedisError):
-                    invalidate_members_sync(cache, {s.aluno_id for s in batch.members})
-            raise
-        refreshed = refreshing.result() if refreshing is not None else False
+    """Append a scored batch to the history; once it is committed, retire the cached answers of
+    the batches before and publish the at-risk list and the KPIs. With Redis down the scores are
+    safe in PostgreSQL, and the API reads them there."""
+    scored_at = store_scores(
+        engine,
+        batch.members,
+        as_of=batch.as_of,
+        model_name=batch.model_name,
+        model_version=batch.model_version,
+        job_id=job_id,
+    )
     kpis = None
-    if cache is not None and refreshed:
+    if cache is not None:
         kpis = _publish_or_warn(
             engine,
             cache,
@@ -453,9 +350,8 @@ def save_batch(
             list_size=risk_list_size,
             time_zone=time_zone,
         )
-        refreshed = kpis is not None
     tiers = Counter(s.faixa_risco for s in batch.members)
-    return SavedBatch(scored_at, refreshed, kpis, {t: tiers.get(t, 0) for t in RISK_TIERS})
+    return SavedBatch(scored_at, kpis is not None, kpis, {t: tiers.get(t, 0) for t in RISK_TIERS})
 
 
 def save_member_score(
@@ -466,4 +362,6 @@ def save_member_score(
     scored_at = store_scores(
         engine, [score], as_of=as_of, model_name=model_name, model_version=model_version
     )
-    return RiskBodies(as_of, model_name, model_version, scored_at)(score)
+    return risk_answer(
+        score, as_of=as_of, model_name=model_name, version=model_version, at=scored_at
+    )

@@ -12,10 +12,16 @@ from dashboard.data.sql import frame
 
 
 def churn_key(aluno_id: int) -> str:
-    return f"gp:churn:{aluno_id}"  # written by serving.scores and the risk route
+    return f"gp:churn:{aluno_id}"  # written by the risk route
 
 
 LATEST_FIELD = "latest"
+# Bumped by each batch of scores: the route files its answers under the generation (serving.cache).
+SCORE_GENERATION_KEY = "gp:scores:geracao"
+
+
+def latest_field(generation: bytes | None) -> str:
+    return f"{LATEST_FIELD}@{(generation or b'0').decode()}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,8 @@ def weekly_visits(visits: pd.DataFrame) -> pd.DataFrame:
 
 def current_risk(aluno_id: int) -> tuple[dict[str, Any] | None, bool]:
     """(the member's current score as the API answers it, whether the cache was down)."""
-    cached, cache_up = cache().get_json(churn_key(aluno_id), LATEST_FIELD)
+    generation, _ = cache().get_raw(SCORE_GENERATION_KEY)
+    cached, cache_up = cache().get_json(churn_key(aluno_id), latest_field(generation))
     if cached is not None:
         return cached, False
     rows = frame(

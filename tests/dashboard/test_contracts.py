@@ -17,6 +17,11 @@ def test_the_redis_keys_are_the_ones_the_scoring_writes():
     assert overview.KPI_KEY == scores.KPI_KEY
     assert risk.RISK_LIST_KEY == scores.RISK_LIST_KEY
     assert member.LATEST_FIELD == scores.LATEST_FIELD
+    assert member.SCORE_GENERATION_KEY == cache.SCORE_GENERATION_KEY
+    for generation in (None, b"1", b"12345"):
+        assert member.latest_field(generation) == cache.generation_field(
+            scores.LATEST_FIELD, generation
+        )
     for aluno_id in (1, 987_654):
         assert member.churn_key(aluno_id) == cache.churn_key(aluno_id)
 

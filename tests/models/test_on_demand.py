@@ -5,7 +5,7 @@ created a second ago is scored by the champion from its current features (the li
 import pytest
 
 from models import registry
-from serving.cache import churn_key
+from serving.cache import SCORE_GENERATION_KEY, churn_key, generation_field
 from serving.scores import LATEST_FIELD
 from serving.warehouse import dbt_build
 
@@ -73,7 +73,8 @@ def test_a_synthetic_student_is_scored_on_demand_by_the_champion(
         "select probabilidade, modelo_versao from previsoes_churn where aluno_id = %s", (leaving,)
     ).fetchall()
     assert stored == [(risky["probabilidade"], api_champion)]
-    assert cache.hexists(churn_key(leaving), LATEST_FIELD)
+    field = generation_field(LATEST_FIELD, cache.get(SCORE_GENERATION_KEY))
+    assert cache.hexists(churn_key(leaving), field)
     again = api.get(f"/aluno/{leaving}/risco-churn", headers=staff_headers["analista"])
     assert again.json() == risky
     assert (

@@ -1,8 +1,9 @@
 """Batch scoring with `@champion`: one score per active member appended to `previsoes_churn`,
-risk tiers from the model's thresholds, reasons, and Redis holding exactly what the API would
-answer from PostgreSQL — or, with Redis down, the scores safe in PostgreSQL anyway."""
+risk tiers from the model's thresholds, reasons; after each batch the API answers every member's
+new score (the cached answers of the batch before are retired at once) and Redis holds the
+at-risk list and the KPIs — or, with Redis down, the scores are safe in PostgreSQL anyway."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import orjson
@@ -18,7 +19,7 @@ from models import registry
 from models.features import FEATURES, FeatureFiller, load_scoring
 from models.reasons import FACTORS, reason_reference
 from models.scoring import Champion, predict
-from serving.cache import churn_key
+from serving.cache import SCORE_GENERATION_KEY, churn_key, generation_field
 from serving.scores import KPI_KEY, LATEST_FIELD, RISK_LIST_KEY
 from tests.churn_support import PrivateRedis
 
@@ -102,7 +103,14 @@ def test_every_active_member_gets_one_score_and_history_is_kept(
     assert [r[:7] for r in second] == [r[:7] for r in rows], "same model, same features"
 
 
-def test_redis_holds_what_the_api_answers_from_postgresql(
+def _cached_answer(cache, member: int) -> dict | None:
+    """The risk route's answer cached under the current score generation."""
+    field = generation_field(LATEST_FIELD, cache.get(SCORE_GENERATION_KEY))
+    raw = cache.hget(churn_key(member), field)
+    return orjson.loads(raw) if raw else None
+
+
+def test_after_a_batch_the_api_answers_each_members_new_score_and_caches_it(
     warehouse, champion, cache, no_scores, api, staff_headers
 ):
     summary = score(warehouse, cache)
@@ -112,8 +120,16 @@ def test_redis_holds_what_the_api_answers_from_postgresql(
     for row in sorted(rows, key=lambda r: -r[1]):
         by_tier.setdefault(row[2], row[0])
     members = [*by_tier.values(), rows[0][0], rows[-1][0]]
-    cached = {m: orjson.loads(cache.hget(churn_key(m), LATEST_FIELD)) for m in members}
-    assert all(0 < cache.ttl(churn_key(m)) <= TTL for m in members)
+    answers = {}
+    for member in members:
+        url = f"/aluno/{member}/risco-churn"
+        answers[member] = api.get(url, headers=staff_headers["recepcao"]).json()
+        assert answers[member]["probabilidade"] == pytest.approx(
+            next(r[1] for r in rows if r[0] == member)
+        )
+        assert _cached_answer(cache, member) == answers[member]  # cached on the way
+        assert 0 < cache.ttl(churn_key(member)) <= warehouse.settings.churn_cache_seconds
+        assert api.get(url, headers=staff_headers["analista"]).json() == answers[member]
 
     at_risk = orjson.loads(cache.get(RISK_LIST_KEY))
     names = dict(warehouse.conn.execute("select id, nome from alunos").fetchall())
@@ -121,7 +137,7 @@ def test_redis_holds_what_the_api_answers_from_postgresql(
     assert [i["probabilidade"] for i in at_risk] == sorted((r[1] for r in rows), reverse=True)[:50]
     assert all(i["nome"] == names[i["aluno_id"]] for i in at_risk)
     top = at_risk[0]["aluno_id"]
-    latest = orjson.loads(cache.hget(churn_key(top), LATEST_FIELD))
+    latest = answers[top]
     assert {k: v for k, v in at_risk[0].items() if k in latest} == latest
 
     kpis = orjson.loads(cache.get(KPI_KEY))
@@ -132,18 +148,23 @@ def test_redis_holds_what_the_api_answers_from_postgresql(
     assert kpis["modelo_versao"] == champion["version"]
     assert kpis["cancelamentos_esperados_30d"] == pytest.approx(sum(r[1] for r in rows), abs=0.1)
 
+    # A new batch: no answer cached before it is served again, without a write per member.
+    again = score(warehouse, cache)
+    assert not any(_cached_answer(cache, member) for member in members)
+    for member in members:
+        fresh = api.get(f"/aluno/{member}/risco-churn", headers=staff_headers["recepcao"]).json()
+        computed = datetime.fromisoformat(fresh["calculado_em"].replace("Z", "+00:00"))
+        assert computed == datetime.fromisoformat(again.kpis["calculado_em"])
+        assert fresh == {**answers[member], "calculado_em": fresh["calculado_em"]}
+
     cache.flushdb()
     for member in members:
-        url = f"/aluno/{member}/risco-churn"
-        from_postgres = api.get(url, headers=staff_headers["recepcao"])
+        from_postgres = api.get(f"/aluno/{member}/risco-churn", headers=staff_headers["recepcao"])
         assert from_postgres.status_code == 200
-        assert from_postgres.json() == cached[member], member
-        # and the answer the API cached on the way is the same again
-        assert api.get(url, headers=staff_headers["analista"]).json() == cached[member]
-        assert cache.exists(churn_key(member))
+        assert from_postgres.json()["probabilidade"] == answers[member]["probabilidade"]
 
 
-def test_rescoring_drops_members_cancelled_since_from_the_cache(
+def test_rescoring_leaves_members_cancelled_since_out_and_keeps_their_history(
     warehouse, champion, cache, no_scores, api, staff_headers
 ):
     earlier = warehouse.conn.execute(
@@ -155,12 +176,13 @@ def test_rescoring_drops_members_cancelled_since_from_the_cache(
     assert left, "the simulated gym has members who cancelled in the last weeks"
     assert not left & warehouse.active_members()
     score(warehouse, cache, as_of=earlier)
-    assert all(cache.exists(churn_key(m)) for m in left)
+    for member in left:
+        api.get(f"/aluno/{member}/risco-churn", headers=staff_headers["recepcao"])
+    assert all(_cached_answer(cache, m) for m in left)
 
     score(warehouse, cache)
 
-    assert not any(cache.exists(churn_key(m)) for m in left)
-    assert all(cache.exists(churn_key(m)) for m in warehouse.active_members())
+    assert not any(_cached_answer(cache, m) for m in left)
     listed = {i["aluno_id"] for i in orjson.loads(cache.get(RISK_LIST_KEY))}
     assert not listed & left
     # their history stays in PostgreSQL

@@ -8,11 +8,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from models.scoring import ScoredBatch, ScoredMember
-from serving.cache import SCORES_WRITING_KEY, Cache, churn_key
+from serving.cache import SCORE_GENERATION_KEY, Cache, churn_key, generation_field
 from serving.db.engine import sync_engine
-from serving.scores import KPI_KEY, LATEST_FIELD, RISK_LIST_KEY, save_batch, save_member_score
+from serving.scores import (
+    KPI_KEY,
+    LATEST_FIELD,
+    RISK_LIST_KEY,
+    read_at_risk,
+    save_batch,
+    save_member_score,
+)
 
 REASONS = [
     {"fator": "inatividade", "descricao": "sem visitas há 23 dias", "valor": 23.0},
@@ -223,34 +231,63 @@ def test_risk_history_is_paginated_newest_first(client, headers, db, member):
     assert _history(client, headers, member, page_size=501).status_code == 422
 
 
-def test_a_new_batch_drops_the_cached_history(settings, client, headers, db, cache, member, today):
-    _score(db, member, 0.2, "baixo", today - timedelta(days=1), datetime.now(UTC))
-    before = _history(client, headers, member).json()
-    assert cache.hexists(churn_key(member), "hist:1:50")
-    assert _history(client, headers, member).json() == before  # from the cache
+def _cached(cache, member: int, field: str) -> bool:
+    """Whether an answer is cached under the current score generation."""
+    return cache.hexists(
+        churn_key(member), generation_field(field, cache.get(SCORE_GENERATION_KEY))
+    )
 
+
+def _new_batch(settings, cache, member: int, probability: float, as_of: date) -> None:
     save_batch(
         sync_engine(settings.database_url),
         cache,
-        _batch([(member, 0.6, "medio")], today),
+        _batch([(member, probability, "medio")], as_of),
         cache_ttl=600,
         risk_list_size=settings.risk_list_size,
         time_zone=settings.gym_timezone,
     )
+
+
+def test_a_new_batch_retires_the_cached_history(
+    settings, client, headers, db, cache, member, today
+):
+    _score(db, member, 0.2, "baixo", today - timedelta(days=1), datetime.now(UTC))
+    before = _history(client, headers, member).json()
+    assert _cached(cache, member, "hist:1:50")
+    assert _history(client, headers, member).json() == before  # from the cache
+
+    _new_batch(settings, cache, member, 0.6, today)
+    assert not _cached(cache, member, "hist:1:50")
     after = _history(client, headers, member).json()
 
     assert before["count"] == 1 and after["count"] == 2
     assert [r["probabilidade"] for r in after["data"]] == [0.6, 0.2]
-    assert cache.hexists(churn_key(member), "hist:1:50") and not cache.exists(SCORES_WRITING_KEY)
+    assert _cached(cache, member, "hist:1:50")
 
 
-def test_history_read_while_a_batch_is_written_is_not_cached(client, headers, db, cache, member):
-    _score(db, member, 0.2, "baixo", date(2026, 11, 28), datetime.now(UTC))
-    # Another process's batch: Redis already has it, PostgreSQL has not committed it yet.
-    cache.incr(SCORES_WRITING_KEY)
+def test_history_read_before_a_batch_commits_is_never_served_after_it(
+    settings, client, headers, db, cache, member, today
+):
+    """A reader that looked the cache up, then read PostgreSQL before another process's batch
+    committed, caches its answer after the batch: it is filed under the old generation."""
+    _score(db, member, 0.2, "baixo", today - timedelta(days=1), datetime.now(UTC))
+    stale = _history(client, headers, member).json()
+    cache.delete(churn_key(member))
 
-    assert _history(client, headers, member).json()["count"] == 1
-    assert not cache.hexists(churn_key(member), "hist:1:50")
+    async def read_then_cache_after_the_batch() -> None:
+        api_cache = Cache(settings.redis_url, timeout=1)
+        read = await api_cache.read_score(member, "hist:1:50", "risco-churn-historico")
+        assert read.value is None
+        _new_batch(settings, cache, member, 0.6, today)
+        await api_cache.set_field(
+            churn_key(member), read.field, stale, 600, aluno_id=member, seen=read.seen
+        )
+        await api_cache.close()
+
+    asyncio.run(read_then_cache_after_the_batch())
+
+    assert _history(client, headers, member).json()["count"] == 2
 
 
 def test_an_on_demand_score_drops_the_cached_history(
@@ -268,11 +305,11 @@ def test_an_on_demand_score_drops_the_cached_history(
 
     async def cache_as_the_route_does(seen_changed: bool) -> None:
         api_cache = Cache(settings.redis_url, timeout=1)
-        seen = await api_cache.member_version(member)
+        read = await api_cache.read_score(member, LATEST_FIELD, "risco-churn")
         if seen_changed:
             await api_cache.invalidate_member(member)
         await api_cache.replace_hash(
-            churn_key(member), LATEST_FIELD, answer, 600, aluno_id=member, seen=seen
+            churn_key(member), read.field, answer, 600, aluno_id=member, seen=read.seen
         )
         await api_cache.close()
 
@@ -285,7 +322,7 @@ def test_an_on_demand_score_drops_the_cached_history(
 
     # A member changed while it was being scored: nothing is cached, old history neither.
     assert _history(client, headers, member).json() == history
-    assert cache.hexists(churn_key(member), "hist:1:50")
+    assert _cached(cache, member, "hist:1:50")
     asyncio.run(cache_as_the_route_does(seen_changed=True))
     assert not cache.exists(churn_key(member))
 
@@ -319,3 +356,59 @@ def test_the_databases_synthetic_rule_matches_the_simulators_prefix(db):
         (f"{SYNTHETIC_REF_PREFIX}abc123", "SIM42-00001"),
     ).fetchone()
     assert checks == (True, False, False)
+
+
+def _plans_of_the_list(engine) -> list[dict]:
+    """The plan PostgreSQL makes for each at-risk read on `engine`, explained on the same
+    connection and in the same transaction, just before the read runs."""
+    plans = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if "alunos_em_risco" in statement:
+            explained = cursor.connection.execute(f"explain (format json) {statement}", parameters)
+            plans.append(explained.fetchone()[0][0])
+
+    sa.event.listen(engine, "before_cursor_execute", explain)
+    return plans
+
+
+def test_the_at_risk_read_is_planned_without_jit_and_leaves_the_session_as_it_was(
+    settings, db, regular, today
+):
+    """At 100,000 members the list's estimate passes the JIT thresholds and compiling took
+    2.4 s of a 0.1 s query. Here every plan would be compiled (threshold 0), as a precondition
+    shows; the at-risk read's is not, and the next user of the pooled connection has JIT back."""
+    _score(db, regular, 0.8, "alto", today, datetime.now(UTC))
+    engine = sa.create_engine(
+        settings.database_url, pool_size=1, connect_args={"options": "-c jit_above_cost=0"}
+    )
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("select pg_jit_available()")), "PostgreSQL without LLVM"
+            jit_plan = conn.exec_driver_sql("explain (format json) select count(*) from alunos")
+            assert "JIT" in jit_plan.scalar()[0]
+        plans = _plans_of_the_list(engine)
+
+        (row,) = read_at_risk(engine, settings.gym_timezone, 10)
+
+        assert row["aluno_id"] == regular
+        assert plans and all("JIT" not in plan for plan in plans)
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("show jit")) == "on"
+    finally:
+        engine.dispose()
+
+
+def test_the_dashboard_role_plans_without_jit(settings):
+    """Its pages read a few hundred rows each; the at-risk list misleads the JIT estimate."""
+    import psycopg
+
+    from serving.db.engine import libpq_url
+
+    with psycopg.connect(libpq_url(settings.dashboard_database_url)) as dashboard:
+        dashboard.execute("set jit_above_cost = 0")
+        (plan,) = dashboard.execute(
+            "explain (format json) select * from alunos_em_risco(%s) limit 10",
+            (settings.gym_timezone,),
+        ).fetchone()
+    assert "JIT" not in plan[0]

@@ -8,7 +8,7 @@ import pytest
 from models.scoring import ScoredMember
 from serving.api.schemas import RiscoChurnOut
 from serving.db.engine import sync_engine
-from serving.scores import RiskBodies, save_member_score, store_scores
+from serving.scores import risk_answer, save_member_score, store_scores
 
 REASONS = [{"fator": "inatividade", "descricao": "sem visitas há 23 dias", "valor": 23.0}]
 
@@ -29,10 +29,10 @@ def _insert(db, member: int, as_of: date, probability: float, computed_at: datet
         datetime(2026, 11, 28, 23, 30, 1, 250_000, tzinfo=UTC),
     ],
 )
-def test_cached_body_is_exactly_what_the_route_answers(at):
+def test_an_on_demand_answer_is_exactly_what_the_route_answers(at):
     score = ScoredMember(7, 0.734512, "alto", REASONS)
 
-    body = RiskBodies(date(2026, 11, 28), "churn-rf", "4", at)(score)
+    body = risk_answer(score, as_of=date(2026, 11, 28), model_name="churn-rf", version="4", at=at)
 
     assert RiscoChurnOut.model_validate(body).model_dump(mode="json") == body
 

@@ -12,7 +12,6 @@ from serving.api.deps import CacheDep, Principal, ReaderDep, SessionDep, Setting
 from serving.api.errors import ApiError
 from serving.api.routes.alunos import NOT_FOUND, AlunoId, member_or_404
 from serving.api.schemas import Page, PlanoRef, RiscoChurnOut, RiscoHistoricoItem, RiscoItem
-from serving.cache import churn_key
 from serving.config import Settings
 from serving.db.engine import sync_engine
 from serving.db.tables import Aluno
@@ -20,6 +19,7 @@ from serving.on_demand import ChampionCache, ModelRegistryUnavailable, live_feat
 from serving.scores import (
     HISTORY_ORDER,
     LATEST_FIELD,
+    WITHOUT_JIT,
     AtRiskFilter,
     at_risk_count,
     at_risk_item,
@@ -65,30 +65,22 @@ async def member_churn_risk(
     _: StaffDep,
 ) -> dict:
     """The champion model's latest churn probability for the member, with its risk tier and the
-    factors behind it (any staff role). Cached 24 h; a new batch of scores refreshes it. A member
+    factors behind it (any staff role). Cached 24 h, until a new batch of scores. A member
     the nightly batch has not scored yet is scored now from its current features."""
-    cached = await cache.get_field(churn_key(aluno_id), LATEST_FIELD, "risco-churn")
-    if cached is not None:
-        return cached
-    seen = await cache.member_version(aluno_id)
+    read = await cache.read_score(aluno_id, LATEST_FIELD, "risco-churn")
+    if read.value is not None:
+        return read.value
     await member_or_404(session, aluno_id)
     row = (
         await session.execute(select(current_scores).where(current_scores.c.aluno_id == aluno_id))
     ).first()
     if row is None:
         body = await _score_now(request.app.state.champions, session, settings, aluno_id)
-        # A new score: the member's cached risk history no longer holds.
-        write = cache.replace_hash
     else:
         body = RiscoChurnOut.model_validate(_risk_out(row)).model_dump(mode="json")
-        write = cache.set_field
-    await write(
-        churn_key(aluno_id),
-        LATEST_FIELD,
-        body,
-        settings.churn_cache_seconds,
-        aluno_id=aluno_id,
-        seen=seen,
+    # Scored now: a new score, so the member's cached risk history no longer holds.
+    await cache.keep_score(
+        aluno_id, read, body, settings.churn_cache_seconds, new_score=row is None
     )
     return body
 
@@ -144,12 +136,9 @@ async def member_churn_history(
 ) -> dict:
     """Every churn score the member was given, newest first: the current one, then the ones
     before it (any staff role). Cached with the member's risk until a new score or check-in."""
-    key, field = churn_key(aluno_id), f"hist:{page}:{page_size}"
-    cached = await cache.get_field(key, field, "risco-churn-historico")
-    if cached is not None:
-        return cached
-    seen = await cache.member_version(aluno_id)
-    batch_in_flight = await cache.scores_being_written()
+    read = await cache.read_score(aluno_id, f"hist:{page}:{page_size}", "risco-churn-historico")
+    if read.value is not None:
+        return read.value
     await member_or_404(session, aluno_id)
     history = select(score_history).where(score_history.c.aluno_id == aluno_id)
     count = await session.scalar(select(func.count()).select_from(history.subquery()))
@@ -162,10 +151,7 @@ async def member_churn_history(
         page=page,
         page_size=page_size,
     ).model_dump(mode="json")
-    if not batch_in_flight:
-        await cache.set_field(
-            key, field, body, settings.churn_cache_seconds, aluno_id=aluno_id, seen=seen
-        )
+    await cache.keep_score(aluno_id, read, body, settings.churn_cache_seconds)
     return body
 
 
@@ -218,6 +204,7 @@ async def at_risk_members(
     details. Empty until the first batch of scores."""
     wanted = AtRiskFilter(faixa=faixa, plano_id=plano_id, incluir_sinteticos=incluir_sinteticos)
     query = at_risk_query(settings.gym_timezone, wanted)
+    await session.execute(WITHOUT_JIT)
     rows = (await session.execute(query.limit(page_size).offset((page - 1) * page_size))).all()
     if rows:
         count = rows[0].total
