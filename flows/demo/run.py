@@ -391,7 +391,11 @@ def run_demo(
         # is kept in demo.log for a developer.
         return report_failure(errors, steps.current, exc, log_dir)
     finally:
+        if children:
+            console.print("stopping the API, the workers, the UIs and the dashboard…")
         _stop(children)
+        if children:
+            console.print("✔ demo stopped (its data stays: `make demo` again picks it up)")
 
 
 def _prepare(settings: Settings, steps: _Steps) -> tuple[str, str, str]:
