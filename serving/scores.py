@@ -188,11 +188,18 @@ def _at_risk_rows(time_zone: str) -> sa.TableValuedAlias:
 WITHOUT_JIT = sa.text("set local jit = off")
 
 
-def at_risk_query(time_zone: str, wanted: AtRiskFilter = AtRiskFilter()) -> sa.Select:
+def at_risk_query(
+    time_zone: str, wanted: AtRiskFilter = AtRiskFilter(), *, with_total: bool = True
+) -> sa.Select:
     """The ranked at-risk list, with `total` (the count of rows the filter matches) on every
-    row. Add the limit and offset: the attendance columns are read for those rows only."""
+    row unless `with_total` is false. Add the limit and offset: the attendance columns are read
+    for those rows only. The total is a window over every matching row (at 100,000 members it
+    spills to disk), so a reader that does not page leaves it out."""
     rows = _at_risk_rows(time_zone)
-    query = wanted.apply(sa.select(rows, sa.func.count().over().label("total")), rows)
+    query = sa.select(rows)
+    if with_total:
+        query = query.add_columns(sa.func.count().over().label("total"))
+    query = wanted.apply(query, rows)
     return query.order_by(rows.c.probabilidade.desc(), rows.c.aluno_id)
 
 
@@ -217,7 +224,8 @@ def read_at_risk(engine: sa.Engine, time_zone: str, limit: int) -> list[dict[str
     """The API's first `limit` rows, unfiltered (what the Redis list holds)."""
     with engine.connect() as conn:
         conn.execute(WITHOUT_JIT)
-        return [at_risk_item(row) for row in conn.execute(at_risk_query(time_zone).limit(limit))]
+        query = at_risk_query(time_zone, with_total=False).limit(limit)
+        return [at_risk_item(row) for row in conn.execute(query)]
 
 
 def synthetic_members(engine: sa.Engine) -> set[int]:

@@ -2,6 +2,7 @@
 rows from `alunos_em_risco` (migration 0006), which the API's list and the Redis list read too."""
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,6 +30,46 @@ COLUMNS = (
 )
 # Tenure bands the retention team works with: the first 90 days carry most of the churn.
 TENURE_BANDS = ("0–3 meses", "3–6 meses", "6–12 meses", "mais de 12 meses")
+# The page's table and its CSV export, in this order.
+TABLE_COLUMNS = (
+    "aluno_id",
+    "nome",
+    "probabilidade",
+    "faixa_risco",
+    "dias_desde_ultima_visita",
+    "tendencia_visitas",
+    "plano",
+    "fim_contrato",
+    "tempo_de_casa",
+    "motivo_1",
+    "motivo_2",
+    "motivo_3",
+)
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """The ranked rows and what the page derives from them alone, built once per cached list.
+    Shared by every session (`st.cache_resource`): read-only, filtering makes new frames."""
+
+    rows: pd.DataFrame  # highest probability first, with `codigos_motivos` for the filter
+    plans: list[str]  # the plan filter's options
+    reason_codes: list[str]  # the reason filter's options
+    table: pd.DataFrame  # the unfiltered table (TABLE_COLUMNS)
+    csv: bytes  # its export
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.empty
+
+
+def table_of(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[list(TABLE_COLUMNS)].reset_index(drop=True)
+
+
+def csv_of(table: pd.DataFrame) -> bytes:
+    """Brazilian spreadsheet CSV: `;` between fields, decimal comma, a BOM so Excel reads UTF-8."""
+    return table.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig")
 
 
 def _tenure_bands(joined: pd.Series, today: date) -> pd.Series:
@@ -52,25 +93,37 @@ def _frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     return data.drop(columns=["fatores"])
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _frame_of_list(digest: str, _raw: bytes, limit: int) -> pd.DataFrame:  # noqa: ARG001 - key
-    """The table of a cached list, built once per list the flow writes (its digest is the key:
-    a new batch is a new list, so nothing stale is ever shown)."""
-    return _frame(orjson.loads(_raw)[:limit])
+def _at_risk(rows: pd.DataFrame) -> AtRisk:
+    table = table_of(rows)
+    return AtRisk(
+        rows=rows,
+        plans=sorted(rows["plano"].dropna().unique()),
+        reason_codes=sorted({code for codes in rows["codigos_motivos"] for code in codes}),
+        table=table,
+        csv=csv_of(table),
+    )
 
 
-def at_risk(limit: int) -> tuple[pd.DataFrame, bool]:
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _of_list(digest: str, _raw: bytes, limit: int) -> AtRisk:  # noqa: ARG001 - key
+    """A cached list's rows, built once per list the flow writes (its digest is the key: a new
+    batch is a new list, so nothing stale is ever shown). A resource, not data: a page run
+    reads it without unpickling a copy."""
+    return _at_risk(_frame(orjson.loads(_raw)[:limit]))
+
+
+def at_risk(limit: int) -> tuple[AtRisk, bool]:
     """(ranked rows, whether the cache was down), highest probability first."""
     raw, cache_up = cache().get_raw(RISK_LIST_KEY)
     if raw is not None:
         digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
-        return _frame_of_list(digest, raw, limit), False
+        return _of_list(digest, raw, limit), False
     rows = shared_frame(
         f"select {', '.join(COLUMNS)} from alunos_em_risco(:fuso) where not sintetico "
         "order by probabilidade desc, aluno_id limit :limit",
         fuso=settings().gym_timezone,
         limit=limit,
     )
-    return _frame(
-        [{str(k): v for k, v in row.items()} for row in rows.to_dict("records")]
+    return _at_risk(
+        _frame([{str(k): v for k, v in row.items()} for row in rows.to_dict("records")])
     ), not cache_up

@@ -1,6 +1,7 @@
 """Risco de churn: the table is the API's at-risk list (`GET /alunos/risco`) row for row, each
 filter keeps the rows the API (or a reading of its list) keeps, a shared URL opens with its
-filters, the CSV export is the table shown, and synthetic students never appear."""
+filters, the CSV export is the table shown, and synthetic students never appear. The filters sit
+in a popover (the browser draws them only when it is opened); the caption says which are set."""
 
 import math
 from collections.abc import Collection
@@ -76,6 +77,14 @@ def _comparable(rows: list[dict[str, Any]], came_since: Collection[int] = ()) ->
     ]
 
 
+def _csv_url(table: pd.DataFrame) -> str:
+    """Streamlit names a download by a hash of its bytes, type and file name: a button with this
+    URL serves these bytes and no others. Brazilian spreadsheet CSV: `;` between fields, decimal
+    comma, a BOM so Excel reads UTF-8."""
+    expected = table.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig")
+    return f"/mock/media/{_calculate_file_id(expected, 'text/csv', 'alunos_em_risco.csv')}.csv"
+
+
 def _visited_since_the_batch(gym, items: list[dict[str, Any]]) -> set[int]:
     batch_at = max(pd.Timestamp(item["calculado_em"]) for item in items)
     rows = gym.conn.execute(
@@ -94,7 +103,9 @@ def test_the_table_is_the_apis_list_in_its_order(gym, open_app, synthetic):
     shown, expected = _shown(at), _expected(items)
     came_since = _visited_since_the_batch(gym, items)
     assert _comparable(shown, came_since) == _comparable(expected, came_since)
-    assert at.caption[-1].value.startswith(f"{len(items)} de {len(items)} alunos")
+    assert at.caption[-1].value.startswith(f"{len(items)} de {len(items)} alunos com maior risco.")
+    # Unfiltered, the page serves the export it built once for the cached list: still the table.
+    assert at.get("download_button")[0].proto.url == _csv_url(at.dataframe[0].value)
 
 
 def test_synthetic_students_never_appear(gym, open_app, monkeypatch, synthetic):
@@ -184,9 +195,6 @@ def test_a_shared_url_opens_with_its_filters(gym, open_app):
 
 
 def test_the_csv_export_is_the_filtered_table(gym, open_app):
-    """Streamlit names a download by a hash of its bytes, type and file name: the button serves
-    these bytes and no others. Brazilian spreadsheet CSV: `;` between fields, decimal comma,
-    a BOM so Excel reads UTF-8."""
     at = open_app("analista", PAGE)
     at.multiselect(key="faixa").set_value(["alto", "medio"]).run()
     at.text_input(key="busca").set_value("a").run()
@@ -194,8 +202,6 @@ def test_the_csv_export_is_the_filtered_table(gym, open_app):
     assert not at.exception
     table = at.dataframe[0].value
     assert 0 < len(table) < len(_api_list(gym))
-    expected = table.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig")
-    url = at.get("download_button")[0].proto.url
-    assert (
-        url == f"/mock/media/{_calculate_file_id(expected, 'text/csv', 'alunos_em_risco.csv')}.csv"
-    )
+    assert at.get("download_button")[0].proto.url == _csv_url(table)
+    assert f"{len(table)} de " in at.caption[-1].value
+    assert "(faixa: alto, medio; nome contém “a”)" in at.caption[-1].value

@@ -83,13 +83,21 @@ def test_an_analyst_filters_the_risk_list_and_opens_the_riskiest_member(
     _open(page, "Risco de churn")
     _no_exception(page)
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    # The filters sit in a popover: drawn only once it is opened.
+    expect(page.get_by_test_id("stMultiSelect")).to_have_count(0)
+    page.get_by_test_id("stPopoverButton").filter(has_text="Filtros").click()
     tier_filter = page.get_by_test_id("stMultiSelect").first
     tier_filter.click()
     page.get_by_role("option", name="alto", exact=True).click()
-    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")  # the options
     wait_for_app_run(page)
     expect(tier_filter).to_contain_text("alto")
+    page.keyboard.press("Escape")  # the popover
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stMultiSelect")).to_have_count(0)
+    # Closed, the filter still holds, in the URL too, and the caption says it is set.
     assert parse_qs(urlparse(page.url).query).get("faixa") == ["alto"], page.url
+    expect(page.get_by_test_id("stCaptionContainer").last).to_contain_text("(faixa: alto)")
     _screenshot(page, "risco")
 
     aluno_id, nome = _riskiest_high(stack)
