@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request, status
 
-from serving.api.schemas import CheckinAccepted, CheckinIn, Message
+from serving.api.schemas import CheckinAccepted, CheckinIn, ErroOut
 from serving.config import get_settings
 from serving.messaging.events import CheckinEvent, encode_checkins
 from serving.messaging.publisher import Publisher, PublishFailed
@@ -54,7 +54,7 @@ def create_app() -> FastAPI:
         "/aluno/checkin",
         response_model=CheckinAccepted,
         status_code=status.HTTP_202_ACCEPTED,
-        responses={503: {"model": Message}},
+        responses={503: {"model": ErroOut}},
     )
     async def post_checkin(body: CheckinIn, request: Request) -> CheckinAccepted:
         now = datetime.now(UTC)

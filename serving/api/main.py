@@ -121,10 +121,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.long_lived_ready = long_lived_ready
+    # Starlette tries the routes in order: the kiosks' check-ins, by far the most frequent
+    # request, are matched first.
     routers = (
+        checkins,
         auth,
         alunos,
-        checkins,
         churn,
         planos,
         dispositivos,
