@@ -113,7 +113,8 @@ def _of_list(digest: str, _raw: bytes, limit: int) -> AtRisk:  # noqa: ARG001 - 
 
 
 def at_risk(limit: int) -> tuple[AtRisk, bool]:
-    """(ranked rows, whether the cache was down), highest probability first."""
+    """(the ranked rows, highest probability first, with what the page derives from them;
+    whether the cache was down)."""
     raw, cache_up = cache().get_raw(RISK_LIST_KEY)
     if raw is not None:
         digest = hashlib.blake2b(raw, digest_size=16).hexdigest()

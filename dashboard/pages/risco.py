@@ -52,10 +52,11 @@ if motives:
     shown = shown[[bool(set(m) & set(motives)) for m in shown["codigos_motivos"]]]
 if search.strip():
     shown = shown[shown["nome"].str.contains(search.strip(), case=False, regex=False)]
-filtered = shown is not rows
-# The unfiltered table and its CSV are built once per cached list.
-table = risk.table_of(shown) if filtered else listed.table
-export = risk.csv_of(table) if filtered else listed.csv
+if shown is rows:  # no filter set: the table and its CSV built once per cached list
+    table, export = listed.table, listed.csv
+else:
+    table = risk.table_of(shown)
+    export = risk.csv_of(table)
 
 VISIBLE = {
     "aluno_id": st.column_config.NumberColumn("ID", format="%d"),
